@@ -1,0 +1,40 @@
+# wikiart-lab: every target sets up what it needs.
+#   make report   execute all notebooks (demo profile) and export reports/
+#   make test     unit tests + nbval on every notebook (smoke profile) + pairing check
+#   make lab      JupyterLab on notebooks/
+#   make bench    throughput benchmarks (results in benchmarks/RESULTS.md)
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup report test lab bench sync clean-cache
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e ".[dev,genai]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+report: setup
+	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core prepare
+	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core report --notebooks notebooks --out reports
+
+test: setup
+	$(PY) -m wikiart_core prepare --quiet
+	WIKIART_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks \
+		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+lab: setup
+	$(PY) -m jupyter lab notebooks
+
+bench: setup
+	$(PY) benchmarks/bench_data.py
+
+# Write each notebooks/*.py into its .ipynb, keeping the outputs already there.
+sync: setup
+	$(VENV)/bin/jupytext --to ipynb --update notebooks/[0-9][0-9]_*.py
+
+clean-cache:
+	rm -rf cache

@@ -1,0 +1,129 @@
+"""data_paths.yaml: resolution, selection by environment, and errors that name key, line and fix."""
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wikiart_core import config
+from wikiart_core.config import ConfigError, load_paths
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "data_paths.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GOOD = """\
+dataset: mine
+datasets:
+  mine:
+    train: real/train
+    test: real/test
+  synthetic:
+    train: gen/train
+    test: gen/test
+    synth: {scale: 0.01, size: 32, seed: 1}
+cache_dir: cache
+outputs_dir: out
+pretrained:
+  stable_diffusion: models/sd
+"""
+
+
+@pytest.fixture
+def good_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("WIKIART_DATASET", raising=False)
+    monkeypatch.delenv("WIKIART_PATHS", raising=False)
+    (tmp_path / "real" / "train").mkdir(parents=True)
+    (tmp_path / "real" / "test").mkdir(parents=True)
+    return write(tmp_path, GOOD)
+
+
+def test_relative_paths_resolve_against_the_file(good_file, tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    paths = load_paths(good_file)
+    assert paths.dataset == "mine"
+    assert paths.train == tmp_path / "real" / "train"
+    assert paths["test"] == tmp_path / "real" / "test"
+    assert paths.cache_dir == tmp_path / "cache" and paths.cache_dir.is_dir()
+    assert paths.outputs_dir == tmp_path / "out" and paths.outputs_dir.is_dir()
+    assert paths.pretrained == {"stable_diffusion": tmp_path / "models" / "sd"}
+    assert paths.synth is None
+
+
+def test_environment_selects_file_and_dataset(good_file, tmp_path, monkeypatch):
+    monkeypatch.chdir("/")
+    monkeypatch.setenv("WIKIART_PATHS", str(good_file))
+    monkeypatch.setenv("WIKIART_DATASET", "synthetic")
+    paths = load_paths()
+    assert paths.dataset == "synthetic"
+    assert paths.synth == {"scale": 0.01, "size": 32, "seed": 1}
+    # synthetic folders need not exist yet: they are generated on first use
+    assert not paths.train.exists()
+
+
+def test_unknown_dataset_names_the_choices(good_file):
+    with pytest.raises(ConfigError) as err:
+        load_paths(good_file, dataset="wikiart")
+    assert "unknown dataset 'wikiart'" in str(err.value)
+    assert "mine" in str(err.value) and "synthetic" in str(err.value)
+
+
+def test_missing_real_folder_names_key_line_path_and_fix(good_file, tmp_path):
+    (tmp_path / "real" / "test").rmdir()
+    with pytest.raises(ConfigError) as err:
+        load_paths(good_file)
+    message = str(err.value)
+    assert "datasets.mine.test" in message
+    assert "(line 5)" in message
+    assert str(tmp_path / "real" / "test") in message
+    assert "Fix:" in message
+
+
+def test_missing_key(tmp_path):
+    path = write(tmp_path, "dataset: a\ndatasets:\n  a:\n    train: x\ncache_dir: c\noutputs_dir: o\n")
+    with pytest.raises(ConfigError, match=r"missing key 'datasets.a.test'"):
+        load_paths(path)
+
+
+def test_unknown_key_names_key_and_line(tmp_path):
+    path = write(tmp_path, GOOD.replace("outputs_dir: out", "output_dir: out"))
+    with pytest.raises(ConfigError) as err:
+        load_paths(path)
+    assert "'output_dir' (line 11): unknown key" in str(err.value)
+
+
+def test_wrong_type_names_key_and_line(tmp_path):
+    (tmp_path / "real" / "train").mkdir(parents=True)
+    path = write(tmp_path, GOOD.replace("train: real/train", "train: [real/train]"))
+    with pytest.raises(ConfigError) as err:
+        load_paths(path)
+    assert "datasets.mine.train' (line 4): expected str, got list" in str(err.value)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_paths(write(tmp_path, "dataset: [unclosed\n"))
+    monkeypatch.setenv("WIKIART_PATHS", str(tmp_path / "nope.yaml"))
+    with pytest.raises(ConfigError, match=r"nope.yaml: no such file.*WIKIART_PATHS"):
+        load_paths()
+
+
+def test_shipped_file_points_at_the_embedded_data_and_the_course_server(monkeypatch):
+    monkeypatch.delenv("WIKIART_PATHS", raising=False)
+    monkeypatch.delenv("WIKIART_DATASET", raising=False)
+    shipped = Path(__file__).resolve().parent.parent / "data_paths.yaml"
+    paths = load_paths(shipped)
+    assert paths.dataset == "synthart" and paths.synth is not None
+    text = shipped.read_text()
+    assert "/scratch/lt2326-2926-h24/wikiart/train" in text
+    assert "/scratch/lt2326-2926-h24/wikiart/test" in text
+
+
+def test_profiles(monkeypatch):
+    monkeypatch.setenv("WIKIART_PROFILE", "smoke")
+    assert config.get_profile().name == "smoke"
+    assert config.get_profile("full").image_size > config.get_profile("demo").image_size
+    with pytest.raises(ConfigError, match="Unknown profile 'huge'"):
+        config.get_profile("huge")

@@ -1,0 +1,252 @@
+"""Where the data lives (``data_paths.yaml``) and how big a run is (profiles).
+
+``load_paths()`` reads ``data_paths.yaml`` (or the file named by ``$WIKIART_PATHS``),
+picks a dataset entry (the file's ``dataset:`` line, or ``$WIKIART_DATASET``) and
+returns a :class:`Paths` with every relative path resolved against the file's folder.
+Every mistake in the file raises one :class:`ConfigError` that names the key, its
+line, the path and what to do about it.
+
+``get_profile()`` returns the :class:`Profile` chosen by ``$WIKIART_PROFILE`` (or the
+notebook's parameter cell): ``smoke`` for tests, ``demo`` for a laptop CPU on the
+embedded data, ``full`` for the GPU server on real data.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PATHS_FILE_NAME = "data_paths.yaml"
+TOP_LEVEL_KEYS = {"dataset", "datasets", "cache_dir", "outputs_dir", "pretrained"}
+DATASET_KEYS = {"train", "test", "synth"}
+SYNTH_KEYS = {"scale", "size", "seed", "test_fraction"}
+
+
+class ConfigError(ValueError):
+    """A problem in data_paths.yaml or in the environment variables that select it."""
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Resolved locations for one dataset entry of ``data_paths.yaml``.
+
+    ``synth`` holds the generation parameters when the dataset is the embedded
+    procedural one (its folders may not exist yet: :func:`wikiart_core.data.ensure_dataset`
+    generates them); it is ``None`` for real folders, which must exist.
+    """
+
+    dataset: str
+    train: Path
+    test: Path
+    cache_dir: Path
+    outputs_dir: Path
+    pretrained: dict[str, Path]
+    synth: dict[str, Any] | None
+    source: Path
+
+    def __getitem__(self, key: str) -> Any:
+        # Lets notebooks write paths["train"] as well as paths.train.
+        return getattr(self, key)
+
+
+def find_paths_file(path: str | os.PathLike | None = None) -> Path:
+    """The data_paths.yaml to read: ``path``, else ``$WIKIART_PATHS``, else the
+    first ``data_paths.yaml`` found in the working directory or its parents, else
+    the one at the repository root next to the package."""
+    if path is None:
+        path = os.environ.get("WIKIART_PATHS")
+    if path is not None:
+        chosen = Path(path).expanduser()
+        if not chosen.is_file():
+            raise ConfigError(
+                f"{chosen}: no such file (given as the paths file"
+                f"{' by $WIKIART_PATHS' if os.environ.get('WIKIART_PATHS') == str(path) else ''}). "
+                f"Fix: point $WIKIART_PATHS at an existing data_paths.yaml, or unset it."
+            )
+        return chosen.resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        candidate = folder / PATHS_FILE_NAME
+        if candidate.is_file():
+            return candidate
+    bundled = Path(__file__).resolve().parent.parent / PATHS_FILE_NAME
+    if bundled.is_file():
+        return bundled
+    raise ConfigError(
+        f"No {PATHS_FILE_NAME} in {here} or its parents. "
+        f"Fix: run from the wikiart-lab checkout, or set $WIKIART_PATHS to the file."
+    )
+
+
+def _line_numbers(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+    """Map each key path (('datasets', 'wikiart', 'train')) to its 1-based line."""
+    lines: dict[tuple[str, ...], int] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key_path = prefix + (str(key_node.value),)
+            lines[key_path] = key_node.start_mark.line + 1
+            lines.update(_line_numbers(value_node, key_path))
+    return lines
+
+
+class _Reader:
+    """Reads values out of the parsed YAML and names key + line in every error."""
+
+    def __init__(self, source: Path):
+        self.source = source
+        text = source.read_text(encoding="utf-8")
+        try:
+            self.data = yaml.safe_load(text) or {}
+            root = yaml.compose(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{source}: not valid YAML ({exc}). Fix the syntax at the line shown.") from exc
+        if not isinstance(self.data, dict):
+            raise ConfigError(f"{source}: expected a mapping of keys (dataset, datasets, ...), got {type(self.data).__name__}.")
+        self.lines = _line_numbers(root) if root is not None else {}
+
+    def where(self, *key_path: str) -> str:
+        line = self.lines.get(tuple(key_path))
+        name = ".".join(key_path)
+        return f"{self.source}, key '{name}'" + (f" (line {line})" if line else "")
+
+    def error(self, key_path: tuple[str, ...], problem: str, fix: str) -> ConfigError:
+        return ConfigError(f"{self.where(*key_path)}: {problem}. Fix: {fix}")
+
+    def check_keys(self, mapping: dict, allowed: set[str], key_path: tuple[str, ...]) -> None:
+        for key in mapping:
+            if key not in allowed:
+                raise self.error(key_path + (str(key),), "unknown key",
+                                 f"use one of {sorted(allowed)} (check the spelling)")
+
+    def get(self, mapping: dict, key_path: tuple[str, ...], kind: type | tuple[type, ...]) -> Any:
+        key = key_path[-1]
+        if key not in mapping:
+            parent = ".".join(key_path[:-1]) or "the top level"
+            raise ConfigError(f"{self.source}: missing key '{'.'.join(key_path)}' under {parent}. "
+                              f"Fix: add '{key}:' there (see the README for an example).")
+        value = mapping[key]
+        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            expected = " or ".join(k.__name__ for k in kinds)
+            raise self.error(key_path, f"expected {expected}, got {type(value).__name__} ({value!r})",
+                             f"write a {expected} there")
+        return value
+
+    def path(self, mapping: dict, key_path: tuple[str, ...]) -> Path:
+        value = self.get(mapping, key_path, str)
+        path = Path(os.path.expandvars(value)).expanduser()
+        return path if path.is_absolute() else (self.source.parent / path).resolve()
+
+
+def load_paths(path: str | os.PathLike | None = None, dataset: str | None = None) -> Paths:
+    """Read data_paths.yaml and return the selected dataset's locations.
+
+    Args:
+        path: the YAML file; default ``$WIKIART_PATHS`` or the nearest ``data_paths.yaml``.
+        dataset: the entry under ``datasets:``; default ``$WIKIART_DATASET`` or the
+            file's ``dataset:`` line.
+
+    Returns:
+        :class:`Paths` with absolute ``train``/``test`` roots, ``cache_dir`` and
+        ``outputs_dir`` (created if missing) and ``pretrained`` (name → Path).
+
+    Raises:
+        ConfigError: unknown or missing key, wrong type, unknown dataset name, or a
+            real (non-synthetic) dataset folder that does not exist; the message
+            names the key, its line, the path and the fix.
+    """
+    source = find_paths_file(path)
+    reader = _Reader(source)
+    data = reader.data
+    reader.check_keys(data, TOP_LEVEL_KEYS, ())
+
+    datasets = reader.get(data, ("datasets",), dict)
+    env_choice = os.environ.get("WIKIART_DATASET")
+    name = dataset or env_choice or reader.get(data, ("dataset",), str)
+    if name not in datasets:
+        origin = ("the dataset argument" if dataset else "$WIKIART_DATASET" if env_choice
+                  else reader.where("dataset"))
+        raise ConfigError(f"{source}: unknown dataset '{name}' (from {origin}). "
+                          f"Fix: use one of {sorted(datasets)} or add an entry under 'datasets:'.")
+    entry = reader.get(datasets, ("datasets", name), dict)
+    reader.check_keys(entry, DATASET_KEYS, ("datasets", name))
+    train = reader.path(entry, ("datasets", name, "train"))
+    test = reader.path(entry, ("datasets", name, "test"))
+
+    synth = None
+    if "synth" in entry:
+        synth = dict(reader.get(entry, ("datasets", name, "synth"), dict))
+        reader.check_keys(synth, SYNTH_KEYS, ("datasets", name, "synth"))
+        for key in synth:
+            reader.get(synth, ("datasets", name, "synth", key), (int, float))
+    else:
+        # Real folders must exist; synthetic ones are generated on first use.
+        for split, root in (("train", train), ("test", test)):
+            if not root.is_dir():
+                raise reader.error(("datasets", name, split), f"folder {root} does not exist",
+                                   f"correct the path, or switch 'dataset:' back to an entry that exists "
+                                   f"on this machine (e.g. synthart)")
+
+    cache_dir = reader.path(data, ("cache_dir",))
+    outputs_dir = reader.path(data, ("outputs_dir",))
+    pretrained_raw = data.get("pretrained") or {}
+    if not isinstance(pretrained_raw, dict):
+        raise reader.error(("pretrained",), f"expected a mapping of name: folder, got {type(pretrained_raw).__name__}",
+                           "write 'pretrained:' followed by indented 'name: path' lines")
+    pretrained = {key: reader.path(pretrained_raw, ("pretrained", key)) for key in pretrained_raw}
+    for folder in (cache_dir, outputs_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    return Paths(dataset=name, train=train, test=test, cache_dir=cache_dir, outputs_dir=outputs_dir,
+                 pretrained=pretrained, synth=synth, source=source)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big a run is. Notebooks read every size from here, so one word switches
+    a notebook from the tests' seconds-long run to the report's real one.
+
+    image_size: side of the square images fed to the models, pixels.
+    max_train_per_class / max_test_per_class: cap on images per style (None: all).
+    epochs / batch_size: classifier training.
+    seeds: how many seeds the multi-seed comparisons use.
+    extra: settings that later parts add (autoencoder epochs, LoRA steps, ...).
+    """
+
+    name: str
+    image_size: int
+    max_train_per_class: int | None
+    max_test_per_class: int | None
+    epochs: int
+    batch_size: int
+    seeds: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "Profile":
+        return dataclasses.replace(self, **changes)
+
+
+PROFILES: dict[str, Profile] = {
+    "smoke": Profile("smoke", image_size=32, max_train_per_class=8, max_test_per_class=4,
+                     epochs=1, batch_size=32, seeds=2),
+    "demo": Profile("demo", image_size=64, max_train_per_class=None, max_test_per_class=None,
+                    epochs=8, batch_size=64, seeds=3),
+    "full": Profile("full", image_size=224, max_train_per_class=None, max_test_per_class=None,
+                    epochs=40, batch_size=128, seeds=3),
+}
+DEFAULT_PROFILE = "demo"
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The profile called ``name``, else ``$WIKIART_PROFILE``, else ``demo``."""
+    chosen = name or os.environ.get("WIKIART_PROFILE") or DEFAULT_PROFILE
+    if chosen not in PROFILES:
+        raise ConfigError(f"Unknown profile '{chosen}'"
+                          f"{' (from $WIKIART_PROFILE)' if not name else ''}. Fix: use one of {sorted(PROFILES)}.")
+    return PROFILES[chosen]

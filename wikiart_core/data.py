@@ -1,0 +1,482 @@
+"""Style folders → uint8 image tensors, with a stable label mapping and a decode cache.
+
+``WikiArtDataset(root)`` reads an ImageFolder layout (``root/<Style>/<file>.jpg``).
+Its label mapping is the *sorted* list of style folders, or exactly the ``classes``
+it is given, so the test split always uses the train split's mapping. (The course
+code built the mapping with ``list(set(...))``, whose order changes with Python's
+hash seed: see :func:`original_label_mapping`.)
+
+Images are decoded once with Pillow (JPEG draft mode, EXIF orientation, any mode →
+RGB, resized to ``image_size``) in parallel threads, and kept as uint8 in a
+memory-mapped ``.npy`` under ``cache_dir``. The cache key covers the file list, file
+sizes, modification times, ``image_size`` and the class list, so a changed file or
+a new size re-decodes and everything else reads straight from the cache.
+
+Files that cannot be images are refused, not fatal: they are listed in
+``.skipped`` as ``(path, reason)`` and reported in one warning.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+CACHE_FORMAT_VERSION = 1
+
+
+class DataError(ValueError):
+    """A dataset folder that cannot be used as it is; the message names it and the fix."""
+
+
+class SkippedFilesWarning(UserWarning):
+    """Some files in a dataset folder were refused (see ``dataset.skipped``)."""
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _Refused(Exception):
+    """A file that is not a usable image; the message is the reason shown to the user."""
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode → RGB; transparency is composited on white, 16/32-bit grey scaled to 8 bits."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        high = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(values / high * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, mode="L").convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    # L, 1, CMYK, YCbCr, LAB, HSV ...: Pillow's own conversions are right for these.
+    return image.convert("RGB")
+
+
+def decode_image(path: str | os.PathLike, image_size: int) -> np.ndarray:
+    """Decode one file to a (3, image_size, image_size) uint8 array.
+
+    JPEG draft mode decodes at a reduced scale close to the target (much faster on
+    416 px files), EXIF orientation is applied, then the shorter side is resized to
+    ``image_size`` and the centre cropped square.
+
+    Raises:
+        _Refused: with a one-line reason, for anything that is not a usable image.
+    """
+    path = Path(path)
+    try:
+        size_bytes = path.stat().st_size
+    except OSError as exc:  # broken symlink, symlink loop, vanished file
+        raise _Refused(f"cannot be read ({exc.strerror or exc})") from None
+    if size_bytes == 0:
+        raise _Refused("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # A DecompressionBombWarning (between 1x and 2x Pillow's limit) is a refusal here too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
+                    raise _Refused(f"decompression bomb: header claims {width}x{height} pixels, "
+                                   f"above Pillow's limit of {Image.MAX_IMAGE_PIXELS}")
+                if image.format == "JPEG":
+                    # draft() picks the largest 1/2, 1/4, 1/8 scale that stays >= the request.
+                    scale = image_size / min(width, height)
+                    image.draft("RGB", (max(1, round(width * scale)), max(1, round(height * scale))))
+                image.load()
+                # EXIF parsing and mode conversion can still meet corrupt data: same handler.
+                image = _to_rgb(ImageOps.exif_transpose(image))
+    except _Refused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _Refused(f"decompression bomb ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise _Refused("not an image Pillow can identify") from None
+    except OSError as exc:
+        message = str(exc)
+        if "truncated" in message.lower():
+            raise _Refused("truncated image file") from None
+        raise _Refused(f"cannot be decoded ({message})") from None
+    except (ValueError, SyntaxError, struct.error) as exc:  # corrupt headers and chunks
+        raise _Refused(f"corrupt image ({type(exc).__name__}: {exc})") from None
+    # From here on the pixels are valid: errors are bugs and must surface, not be "refused".
+    image = ImageOps.fit(image, (image_size, image_size), Image.Resampling.BICUBIC)
+    array = np.asarray(image, dtype=np.uint8)
+    return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+@dataclass(frozen=True)
+class _ScannedFile:
+    path: str
+    label: int
+    size: int
+    mtime_ns: int
+
+
+def _is_candidate(name: str) -> bool:
+    return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def list_style_folders(root: Path) -> list[str]:
+    """Names of the visible sub-folders of ``root``, sorted (the label order)."""
+    return sorted(entry.name for entry in os.scandir(root)
+                  if entry.is_dir() and not entry.name.startswith("."))
+
+
+def original_label_mapping(root: str | os.PathLike) -> dict[str, int]:
+    """The course code's label mapping, kept to show the bug: ``list(set(...))``
+    over an ``os.walk``. A set's iteration order depends on ``PYTHONHASHSEED``,
+    so the style → index map changes between Python processes. Do not use."""
+    styles = []
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for _filename in filenames:
+            styles.append(os.path.basename(dirpath))
+    return {style: index for index, style in enumerate(list(set(styles)))}
+
+
+def _scan(root: Path, classes: Sequence[str], unknown_styles: str) -> tuple[list[_ScannedFile], list[tuple[str, str]], set[int]]:
+    """Every image-like file under each style folder, the files that cannot even be
+    stat'ed, and the labels whose folder exists (for the empty-folder check)."""
+    present = list_style_folders(root)
+    unknown = [style for style in present if style not in classes]
+    if unknown:
+        if unknown_styles == "error":
+            raise DataError(
+                f"{root}: style folder(s) {unknown} are not in the class list ({len(classes)} styles, "
+                f"taken from the train split). Fix: remove or rename them, or pass unknown_styles='drop'.")
+        warnings.warn(f"{root}: dropping style folder(s) {unknown}, which the train split lacks.",
+                      stacklevel=3)
+    files: list[_ScannedFile] = []
+    refused: list[tuple[str, str]] = []
+    folders_present: set[int] = set()
+    for label, style in enumerate(classes):
+        folder = root / style
+        if not folder.is_dir():
+            continue  # a style with no images in this split (e.g. a small test split) is fine
+        folders_present.add(label)
+        for dirpath, dirnames, filenames in os.walk(folder):  # does not follow symlinked folders: no loops
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for filename in sorted(filenames):
+                if not _is_candidate(filename):
+                    continue  # hidden files, Thumbs.db, notes.txt: not images, not reported
+                path = os.path.join(dirpath, filename)
+                try:
+                    stat = os.stat(path)
+                except OSError as exc:
+                    refused.append((path, f"cannot be read ({exc.strerror or exc})"))
+                    continue
+                files.append(_ScannedFile(path, label, stat.st_size, stat.st_mtime_ns))
+    return files, refused, folders_present
+
+
+# --------------------------------------------------------------------------- the dataset
+
+
+class WikiArtDataset(torch.utils.data.Dataset):
+    """Paintings in ``root/<Style>/<file>`` as uint8 tensors with stable labels.
+
+    Args:
+        root: split folder with one sub-folder per style.
+        image_size: side of the square images, pixels.
+        classes: the label order to use (pass the train split's ``.classes`` when
+            building the test split); default: the sorted style folders of ``root``.
+        cache_dir: where the decoded uint8 cache lives; None keeps it in memory only.
+        unknown_styles: ``"error"`` (default) or ``"drop"`` for style folders not in
+            ``classes``.
+        workers: decoding threads for the first pass (default: all cores).
+        progress: show a progress bar while decoding.
+
+    Items are ``(image, label)``: a (3, image_size, image_size) uint8 tensor and an int.
+    Use :meth:`get_batch` to read many at once (what the training loops do).
+
+    Attributes:
+        classes, class_to_idx, targets (list[int]), skipped (list of (path, reason)).
+    """
+
+    def __init__(self, root: str | os.PathLike, image_size: int = 64, classes: Sequence[str] | None = None,
+                 cache_dir: str | os.PathLike | None = None, *, unknown_styles: str = "error",
+                 workers: int | None = None, progress: bool = True):
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"Dataset folder {self.root} does not exist. Fix: check the path "
+                                    f"(data_paths.yaml), or generate the embedded data: python -m wikiart_core synth")
+        if unknown_styles not in ("error", "drop"):
+            raise ValueError("unknown_styles must be 'error' or 'drop'")
+        self.image_size = int(image_size)
+        if classes is None:
+            classes = list_style_folders(self.root)
+            if not classes:
+                raise DataError(f"{self.root}: no style folders inside. Fix: point at a folder laid out "
+                                f"as <root>/<Style>/<image files>.")
+        self.classes: list[str] = list(classes)
+        self.class_to_idx = {style: index for index, style in enumerate(self.classes)}
+        files, refused, folders_present = _scan(self.root, self.classes, unknown_styles)
+        self._images, kept, decode_refused = self._load(files, cache_dir, workers, progress)
+        self.skipped: list[tuple[str, str]] = refused + decode_refused
+        self.paths: list[str] = [f.path for f in kept]
+        self.targets: list[int] = [f.label for f in kept]
+        self._rows = np.arange(len(kept))
+        self._check_each_style_kept(folders_present)
+        if self.skipped:
+            reasons: dict[str, int] = {}
+            for _path, reason in self.skipped:
+                reasons[reason.split(" (")[0]] = reasons.get(reason.split(" (")[0], 0) + 1
+            summary = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+            warnings.warn(f"{self.root}: skipped {len(self.skipped)} file(s) that are not usable images "
+                          f"({summary}); see .skipped for the list.", SkippedFilesWarning, stacklevel=2)
+
+    # ---- loading
+
+    def _cache_key(self, files: list[_ScannedFile]) -> str:
+        digest = hashlib.sha256()
+        digest.update(json.dumps([CACHE_FORMAT_VERSION, self.image_size, self.classes]).encode())
+        for f in files:
+            digest.update(f"{f.path}\0{f.label}\0{f.size}\0{f.mtime_ns}\n".encode())
+        return digest.hexdigest()[:20]
+
+    def _load(self, files, cache_dir, workers, progress):
+        cache_base = None
+        if cache_dir is not None:
+            cache_dir = Path(cache_dir)
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            root_tag = hashlib.sha256(str(self.root.resolve()).encode()).hexdigest()[:8]
+            stem = f"{self.root.name}-{root_tag}-{self.image_size}px"
+            cache_base = cache_dir / f"{stem}-{self._cache_key(files)}"
+            cached = self._read_cache(cache_base, files)
+            if cached is not None:
+                return cached
+        images = np.zeros((len(files), 3, self.image_size, self.image_size), dtype=np.uint8)
+        ok = np.zeros(len(files), dtype=bool)
+        reasons: dict[int, str] = {}
+
+        def work(index: int) -> None:
+            try:
+                images[index] = decode_image(files[index].path, self.image_size)
+                ok[index] = True
+            except _Refused as exc:
+                reasons[index] = str(exc)
+
+        workers = workers or os.cpu_count() or 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
+            jobs = pool.map(work, range(len(files)))
+            if progress and len(files) > 0:
+                from tqdm.auto import tqdm
+
+                jobs = tqdm(jobs, total=len(files), desc=f"decoding {self.root.name} at {self.image_size}px",
+                            leave=False)
+            for _ in jobs:
+                pass
+        kept = [f for f, good in zip(files, ok) if good]
+        refused = [(files[i].path, reasons[i]) for i in sorted(reasons)]
+        images = images[ok] if not ok.all() else images
+        if cache_base is not None:
+            images = self._write_cache(cache_base, images, kept, refused)
+        return images, kept, refused
+
+    @staticmethod
+    def _read_cache(base: Path, files):
+        meta_path = base.with_suffix(".json")
+        array_path = base.with_suffix(".npy")
+        if not (meta_path.is_file() and array_path.is_file()):
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            images = np.load(array_path, mmap_mode="r")
+        except (OSError, ValueError):
+            return None  # a damaged cache is rebuilt, never trusted
+        by_path = {f.path: f for f in files}
+        kept = [by_path[p] for p in meta["kept"] if p in by_path]
+        if len(kept) != len(meta["kept"]) or images.shape[0] != len(kept):
+            return None
+        return images, kept, [tuple(item) for item in meta["refused"]]
+
+    @staticmethod
+    def _write_cache(base: Path, images: np.ndarray, kept, refused) -> np.ndarray:
+        # Old caches of the same folder and size are stale now: remove them.
+        prefix = base.name.rsplit("-", 1)[0]
+        for old in base.parent.glob(f"{prefix}-*"):
+            if old.suffix in (".npy", ".json"):
+                old.unlink(missing_ok=True)
+        tmp = base.with_name(base.name + ".tmp.npy")
+        np.save(tmp, images)
+        os.replace(tmp, base.with_suffix(".npy"))
+        meta_tmp = base.with_name(base.name + ".tmp.json")
+        # The metadata is written last: a cache without it is ignored.
+        meta_tmp.write_text(json.dumps({"kept": [f.path for f in kept], "refused": refused}))
+        os.replace(meta_tmp, base.with_suffix(".json"))
+        return np.load(base.with_suffix(".npy"), mmap_mode="r")
+
+    def _check_each_style_kept(self, folders_present: set[int]) -> None:
+        """A style folder that exists but yields no usable image is an error naming it."""
+        has_images = set(self.targets)
+        for label in sorted(folders_present - has_images):
+            folder = self.root / self.classes[label]
+            prefix = str(folder) + os.sep
+            refused_here = [f"  {p}: {r}" for p, r in self.skipped if p.startswith(prefix)]
+            if refused_here:
+                problem = "no usable image in this style folder; every file was refused:\n" + "\n".join(refused_here)
+            else:
+                problem = "style folder has no image files"
+            raise DataError(f"{folder}: {problem}\nFix: add images to it or remove the folder.")
+
+    # ---- access
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        row = self._rows[index]
+        return torch.from_numpy(np.array(self._images[row])), self.targets[index]
+
+    def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Many items at once: ((B, 3, S, S) uint8 tensor, (B,) int64 labels).
+
+        Reads the memory-mapped cache in file order (sorted rows) and restores the
+        requested order, which is what makes cached epochs fast."""
+        indices = np.asarray(indices, dtype=np.int64)
+        rows = self._rows[indices]
+        order = np.argsort(rows, kind="stable")
+        block = np.empty((len(rows), 3, self.image_size, self.image_size), dtype=np.uint8)
+        block[order] = self._images[rows[order]]
+        labels = torch.as_tensor(np.asarray(self.targets, dtype=np.int64)[indices])
+        return torch.from_numpy(block), labels
+
+    def class_counts(self) -> dict[str, int]:
+        """Images per style, in label order (styles with no images count 0)."""
+        counts = np.bincount(np.asarray(self.targets, dtype=np.int64), minlength=len(self.classes))
+        return {style: int(count) for style, count in zip(self.classes, counts)}
+
+    def subset(self, indices: Iterable[int]) -> "WikiArtDataset":
+        """A view on some items, sharing the decoded images (no copy)."""
+        indices = np.asarray(list(indices), dtype=np.int64)
+        view = object.__new__(WikiArtDataset)
+        view.__dict__.update(self.__dict__)
+        view._rows = self._rows[indices]
+        view.targets = [self.targets[i] for i in indices]
+        view.paths = [self.paths[i] for i in indices]
+        return view
+
+    def limit_per_class(self, max_per_class: int | None, seed: int = 0) -> "WikiArtDataset":
+        """At most ``max_per_class`` items of each style, picked at random with ``seed``
+        (the smoke profile's way of making a tiny but complete dataset)."""
+        if max_per_class is None:
+            return self
+        rng = np.random.default_rng(seed)
+        targets = np.asarray(self.targets)
+        chosen = []
+        for label in range(len(self.classes)):
+            members = np.flatnonzero(targets == label)
+            chosen.extend(rng.permutation(members)[:max_per_class].tolist())
+        return self.subset(sorted(chosen))
+
+    def __repr__(self) -> str:
+        return (f"WikiArtDataset({str(self.root)!r}, image_size={self.image_size}, {len(self)} images, "
+                f"{len(self.classes)} styles, {len(self.skipped)} skipped)")
+
+
+# --------------------------------------------------------------------------- batches on the device
+
+
+def to_float(images: torch.Tensor, device: torch.device | str = "cpu", mean: Sequence[float] | None = None,
+             std: Sequence[float] | None = None, channels_last: bool = False) -> torch.Tensor:
+    """uint8 (B, 3, H, W) → float32 on ``device`` in [0, 1], then standardised with
+    ``mean``/``std`` (per channel, in [0, 1] units) when given. The copy to the device
+    happens while the batch is still uint8 (4x less to move)."""
+    device = torch.device(device)
+    images = images.to(device, non_blocking=device.type == "cuda")
+    images = images.float().div_(255.0)
+    if mean is not None and std is not None:
+        mean_t = torch.as_tensor(mean, device=device, dtype=images.dtype).view(1, -1, 1, 1)
+        std_t = torch.as_tensor(std, device=device, dtype=images.dtype).view(1, -1, 1, 1)
+        images = (images - mean_t) / std_t
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    return images
+
+
+def channel_stats(dataset: WikiArtDataset, max_images: int = 2000, seed: int = 0) -> tuple[list[float], list[float]]:
+    """Per-channel mean and standard deviation in [0, 1] units, from up to
+    ``max_images`` images picked at random with ``seed``."""
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.permutation(len(dataset))[:max_images])
+    images, _ = dataset.get_batch(picks)
+    values = images.float().div_(255.0)
+    return values.mean(dim=(0, 2, 3)).tolist(), values.std(dim=(0, 2, 3)).tolist()
+
+
+# --------------------------------------------------------------------------- datasets from data_paths.yaml
+
+
+def ensure_dataset(paths, progress: bool = True) -> None:
+    """Generate the embedded synthetic dataset if ``paths`` (from
+    :func:`wikiart_core.config.load_paths`) names one and it is missing or stale."""
+    if paths.synth is None:
+        return
+    from . import synth
+
+    root = Path(paths.train).parent
+    if Path(paths.test).parent != root:
+        raise DataError(f"{paths.source}: a synthetic dataset's train and test folders must be siblings "
+                        f"(got {paths.train} and {paths.test}).")
+    synth.ensure(root, progress=progress, **paths.synth)
+
+
+def load_splits(paths, image_size: int, *, max_train_per_class: int | None = None,
+                max_test_per_class: int | None = None, seed: int = 0,
+                progress: bool = True) -> tuple[WikiArtDataset, WikiArtDataset]:
+    """The train and test datasets of ``paths``, the test split built with the train
+    split's class list; generates the embedded data first if needed."""
+    ensure_dataset(paths, progress=progress)
+    train = WikiArtDataset(paths.train, image_size=image_size, cache_dir=paths.cache_dir, progress=progress)
+    test = WikiArtDataset(paths.test, image_size=image_size, classes=train.classes, cache_dir=paths.cache_dir,
+                          progress=progress)
+    return (train.limit_per_class(max_train_per_class, seed), test.limit_per_class(max_test_per_class, seed))
+
+
+# --------------------------------------------------------------------------- the label-mapping bug, shown
+
+
+def label_mapping_in_subprocess(root: str | os.PathLike, hash_seed: int, method: str = "original") -> dict[str, int]:
+    """Build a style → label map in a fresh Python process with ``PYTHONHASHSEED=hash_seed``.
+
+    ``method="original"`` uses the course code's ``list(set(...))`` (:func:`original_label_mapping`);
+    ``method="fixed"`` uses :class:`WikiArtDataset` (sorted folders). Each run of a
+    notebook or script is a new process with a new hash seed, which is how the
+    original mapping changed between training and testing."""
+    import subprocess
+    import sys
+
+    if method not in ("original", "fixed"):
+        raise ValueError("method must be 'original' or 'fixed'")
+    build = ("original_label_mapping(root)" if method == "original"
+             else "WikiArtDataset(root, image_size=8, progress=False).class_to_idx")
+    code = ("import json, sys, warnings; warnings.simplefilter('ignore')\n"
+            "from wikiart_core.data import original_label_mapping, WikiArtDataset\n"
+            f"root = sys.argv[1]\nprint(json.dumps({build}))")
+    env = dict(os.environ, PYTHONHASHSEED=str(hash_seed))
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
+    result = subprocess.run([sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True,
+                            check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"building the {method} mapping failed:\n{result.stderr}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
