@@ -32,9 +32,9 @@ lab: setup
 bench: setup
 	$(PY) benchmarks/bench_data.py
 
-# Write each notebooks/*.py into its .ipynb, keeping the outputs already there.
+# Write each notebooks/*.py into its .ipynb, keeping the outputs of unchanged code cells.
 sync: setup
-	$(VENV)/bin/jupytext --to ipynb --update notebooks/[0-9][0-9]_*.py
+	$(PY) -m wikiart_core report --sync-only --notebooks notebooks
 
 clean-cache:
 	rm -rf cache

@@ -12,17 +12,36 @@ from matplotlib.figure import Figure
 DPI = 72
 
 
+def _is_picture(figure: Figure) -> bool:
+    """True when the figure shows RGB images (photos compress badly as PNG)."""
+    return any(image.get_array() is not None and image.get_array().ndim == 3
+               for axes in figure.axes for image in axes.images)
+
+
+def _render(figure: Figure, fmt: str) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    extra = {"pil_kwargs": {"quality": 85}} if fmt == "jpeg" else {}
+    figure.savefig(buffer, format=fmt, bbox_inches="tight", dpi=figure.dpi, facecolor="white", **extra)
+    return buffer.getvalue()
+
+
 def _show_figures_inline() -> None:
-    """In a Jupyter kernel, display returned Figures as PNG. Recent IPython registers
-    that only on ``%matplotlib inline`` (or a pyplot figure), and these functions never
-    touch pyplot, so do it once here rather than in every notebook."""
+    """In a Jupyter kernel, display returned Figures: charts as PNG, figures made of
+    pictures (sample grids, reconstructions) as JPEG, which keeps the committed
+    notebooks small. These functions never touch pyplot, so IPython would otherwise
+    show only ``<Figure size ...>``."""
     try:
         from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
-    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
-        shell.run_line_magic("matplotlib", "inline")
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return
+    formatters = shell.display_formatter.formatters
+    formatters["image/png"].for_type(Figure, lambda f: None if _is_picture(f) else _render(f, "png"))
+    formatters["image/jpeg"].for_type(Figure, lambda f: _render(f, "jpeg") if _is_picture(f) else None)
 
 
 _show_figures_inline()
@@ -402,4 +421,23 @@ def cluster_scores(results: Mapping[str, Mapping[str, float]],
     axes.set_ylabel("score (1 = clusters are the styles)", fontsize=8)
     axes.grid(axis="y", alpha=0.3)
     axes.legend(fontsize=7, loc="upper right")
+    return figure
+
+
+def loss_curves(runs: Mapping[str, Sequence], title: str | None = "Training loss per epoch") -> Figure:
+    """Training loss per epoch of several runs on one axes: ``runs`` maps a run's name
+    to its ``History.records`` (objects with ``.epoch`` and ``.train_loss``). The y axis
+    is logarithmic so that runs with different loss scales stay readable."""
+    figure = _figure(6.0, 2.8)
+    axes = figure.add_subplot()
+    for name, records in runs.items():
+        axes.plot([r.epoch for r in records], [r.train_loss for r in records], marker="o", markersize=3,
+                  label=name)
+    axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("training loss (log scale)")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend(fontsize=7)
+    if title:
+        axes.set_title(title, fontsize=9)
     return figure

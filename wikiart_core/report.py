@@ -29,9 +29,34 @@ def sync_notebook(script: Path) -> Path:
     return ipynb
 
 
-def execute_notebook(ipynb: Path, timeout_s: int = 3600) -> float:
-    """Run every cell of ``ipynb`` in its own folder and save the outputs in place.
-    Returns the seconds it took. Raises nbclient's CellExecutionError on a failing cell."""
+def update_inputs(script: Path) -> Path:
+    """Bring the paired .ipynb's cells up to date with ``script`` *keeping* the outputs
+    of every code cell whose source did not change (``make sync``): for edits to the
+    narrative, which do not need a re-run. Changed code cells lose their outputs, so
+    ``test_committed_notebook_has_outputs`` asks for ``make report``."""
+    import jupytext
+    import nbformat
+
+    ipynb = script.with_suffix(".ipynb")
+    notebook = jupytext.read(script)
+    old_outputs: dict[str, list] = {}
+    if ipynb.exists():
+        for cell in nbformat.read(ipynb, as_version=4).cells:
+            if cell.cell_type == "code":
+                old_outputs.setdefault(cell.source.strip(), []).append(cell)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and old_outputs.get(cell.source.strip()):
+            previous = old_outputs[cell.source.strip()].pop(0)
+            cell.outputs, cell.execution_count = previous.outputs, previous.execution_count
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, ipynb)
+    return ipynb
+
+
+def execute_notebook(ipynb: Path, timeout_s: int = 3600, log=print) -> float:
+    """Run every cell of ``ipynb`` in its own folder and save the outputs in place,
+    logging the cells that take more than a few seconds. Returns the seconds it took.
+    Raises nbclient's CellExecutionError on a failing cell (the notebook is not saved)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -39,7 +64,15 @@ def execute_notebook(ipynb: Path, timeout_s: int = 3600) -> float:
     client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(ipynb.parent)}})
     start = time.perf_counter()
-    client.execute()
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            if cell.cell_type != "code":
+                continue
+            cell_start = time.perf_counter()
+            client.execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
+            if time.perf_counter() - cell_start > 5:
+                log(f"  cell {index}: {time.perf_counter() - cell_start:.0f} s")
+        client.set_widgets_metadata()
     nbformat.write(notebook, ipynb)
     return time.perf_counter() - start
 

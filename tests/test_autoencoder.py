@@ -1,0 +1,113 @@
+"""ConvAutoencoder: shapes and compression ratio, the SSIM loss, a short training run,
+checkpoints, and the `autoencode` command end to end."""
+import json
+
+import pytest
+import torch
+
+from wikiart_core import cli, models, synth, train
+from wikiart_core.data import WikiArtDataset
+
+
+@pytest.mark.parametrize("image_size, base_channels, depth, latent_channels, latent_side, ratio", [
+    (32, 8, 2, 3, 8, 16.0),
+    (64, 8, 3, 4, 8, 48.0),
+    (48, 4, 1, 6, 24, 2.0),
+    (64, 4, 4, 16, 4, 48.0),
+])
+def test_shapes_and_compression_ratio(image_size, base_channels, depth, latent_channels, latent_side, ratio):
+    torch.manual_seed(0)
+    model = models.ConvAutoencoder(image_size=image_size, base_channels=base_channels, depth=depth,
+                                   latent_channels=latent_channels).eval()
+    x = torch.rand(2, 3, image_size, image_size)
+    z = model.encode(x)
+    assert z.shape == (2, latent_channels, latent_side, latent_side)
+    assert model.compression_ratio == pytest.approx(ratio)
+    assert model.compression_ratio == pytest.approx(x[0].numel() / z[0].numel())
+    y = model(x)
+    assert y.shape == x.shape and 0.0 <= y.min() and y.max() <= 1.0
+    torch.testing.assert_close(model.decode(z), y)
+
+
+def test_constructor_checks_and_rebuilds_from_init_args():
+    with pytest.raises(ValueError, match="divisible"):
+        models.ConvAutoencoder(image_size=36, depth=3)
+    model = models.ConvAutoencoder(image_size=32, base_channels=4, depth=2, latent_channels=2)
+    assert model.init_args == {"image_size": 32, "base_channels": 4, "depth": 2, "latent_channels": 2}
+    assert "ConvAutoencoder" in models.MODELS
+    rebuilt = models.build("convautoencoder", **model.init_args)
+    assert [p.shape for p in rebuilt.parameters()] == [p.shape for p in model.parameters()]
+    # No transposed convolutions: they are what paints checkerboards.
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
+
+
+def test_ssim_and_reconstruction_loss():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 24, 24)
+    assert models.ssim(x, x).item() == pytest.approx(1.0, abs=1e-5)
+    noisy = (x + 0.2 * torch.randn_like(x)).clamp(0, 1)
+    assert models.ssim(x, noisy).item() < models.ssim(x, (x + 0.05 * torch.randn_like(x)).clamp(0, 1)).item() < 1
+    # Tiny images: the window shrinks instead of failing.
+    assert models.ssim(x[..., :5, :5], x[..., :5, :5]).item() == pytest.approx(1.0, abs=1e-5)
+    mse_only = models.reconstruction_loss(0.0)
+    assert mse_only(noisy, x).item() == pytest.approx(torch.nn.functional.mse_loss(noisy, x).item())
+    mixed = models.reconstruction_loss(0.5)
+    recon = noisy.clone().requires_grad_(True)
+    value = mixed(recon, x)
+    expected = 0.5 * torch.nn.functional.mse_loss(noisy, x) + 0.5 * (1 - models.ssim(noisy, x))
+    assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+    value.backward()
+    assert recon.grad is not None and torch.isfinite(recon.grad).all()
+    with pytest.raises(ValueError):
+        models.reconstruction_loss(1.5)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synth")
+    synth.generate(root, scale=0.003, size=32, seed=0, workers=1, progress=False)
+    return root
+
+
+def test_short_training_lowers_the_loss_and_survives_a_checkpoint(tiny_root, tmp_path):
+    train_set = WikiArtDataset(tiny_root / "train", image_size=16, progress=False)
+    test_set = WikiArtDataset(tiny_root / "test", image_size=16, classes=train_set.classes, progress=False)
+    torch.manual_seed(0)
+    model = models.ConvAutoencoder(image_size=16, base_channels=8, depth=2, latent_channels=4)
+    history = train.fit(model, train_set, test_set, task="reconstruct", epochs=4, lr=3e-3, batch_size=16,
+                        loss=models.reconstruction_loss(0.2), seed=0, device="cpu", progress=False,
+                        warmup_epochs=0, log=lambda *_: None)
+    losses = history.column("train_loss")
+    assert losses[-1] < losses[0]
+    assert set(history.records[-1].val) >= {"mse", "psnr"}
+    path = train.save_checkpoint(tmp_path / "ae.pt", model, task="reconstruct")
+    loaded, meta = train.load_checkpoint(path)
+    assert isinstance(loaded, models.ConvAutoencoder) and meta["task"] == "reconstruct"
+    x = torch.rand(2, 3, 16, 16)
+    model.eval()
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_autoencode_command_writes_checkpoint_figures_and_metrics(tiny_root, tmp_path):
+    paths = tmp_path / "paths.yaml"
+    paths.write_text(f"dataset: tiny\ndatasets:\n  tiny:\n    train: {tiny_root / 'train'}\n"
+                     f"    test: {tiny_root / 'test'}\ncache_dir: {tmp_path / 'cache'}\n"
+                     f"outputs_dir: {tmp_path / 'outputs'}\n")
+    out = tmp_path / "ae"
+    code = cli.main(["autoencode", "--paths", str(paths), "--profile", "smoke", "--epochs", "1", "--base-channels",
+                     "4", "--depth", "2", "--latent-channels", "3", "--device", "cpu", "--out", str(out), "--quiet"])
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["compression_ratio"] == 16.0 and metrics["baseline"]["side"] == 8
+    assert metrics["psnr"] > 0 and metrics["baseline"]["psnr"] > 0
+    assert isinstance(metrics["beats_baseline"], bool)
+    for name in ("autoencoder.pt", "curves.png", "reconstructions.png", "latent.png"):
+        assert (out / name).is_file(), name
+    model, meta = train.load_checkpoint(out / "autoencoder.pt")
+    assert isinstance(model, models.ConvAutoencoder) and meta["image_size"] == 32
+    # The checkpoint feeds the cluster command.
+    code = cli.main(["cluster", "--paths", str(paths), "--profile", "smoke", "--representation", "autoencoder",
+                     "--checkpoint", str(out / "autoencoder.pt"), "--out", str(out / "cluster"), "--no-tsne",
+                     "--quiet"])
+    assert code == 0
+    assert json.loads((out / "cluster" / "metrics.json").read_text())["feature_dims"] == 3 * 8 * 8

@@ -1,0 +1,92 @@
+"""Shapes and contracts of wikiart_core.models (tiny inputs: seconds on a CPU)."""
+import pytest
+import torch
+
+from wikiart_core import models
+
+
+@pytest.mark.parametrize("image_size, side", [(416, 105), (32, 9), (64, 17), (224, 57)])
+def test_seed_cnn_feature_size_follows_the_image_size(image_size, side):
+    assert models.seed_cnn_feature_side(image_size) == side
+    model = models.SeedCNN(n_classes=27, image_size=image_size)
+    assert model.n_features == side * side
+    assert model.hidden.in_features == side * side
+
+
+def test_seed_cnn_416_gives_the_original_105x105_features():
+    model = models.SeedCNN(image_size=416).eval()
+    with torch.no_grad():
+        pooled = model.pool(model.conv(torch.rand(1, 3, 416, 416)))
+    assert pooled.shape == (1, 1, 105, 105)
+
+
+@pytest.mark.parametrize("variant", ["original", "avgpool_sigmoid"])
+@pytest.mark.parametrize("image_size", [32, 48])
+def test_seed_cnn_returns_log_probabilities(variant, image_size):
+    model = models.SeedCNN(n_classes=5, image_size=image_size, variant=variant)
+    out = model(torch.rand(4, 3, image_size, image_size))
+    assert out.shape == (4, 5)
+    assert torch.allclose(out.exp().sum(dim=1), torch.ones(4), atol=1e-5)
+
+
+def test_seed_cnn_variant_avgpool_sigmoid_has_50x50_features():
+    model = models.SeedCNN(image_size=64, variant="avgpool_sigmoid")
+    assert model.n_features == 2500
+    assert isinstance(model.pool, torch.nn.AdaptiveAvgPool2d)
+    assert isinstance(model.activation, torch.nn.Sigmoid)
+    with pytest.raises(ValueError):
+        models.SeedCNN(variant="nope")
+
+
+@pytest.mark.parametrize("image_size", [32, 64])
+@pytest.mark.parametrize("stem_stride", [2, 4])
+def test_style_cnn_logits_and_embedding_shapes(image_size, stem_stride):
+    model = models.StyleCNN(n_classes=7, width=8, depth=3, dropout=0.1, stem_stride=stem_stride)
+    x = torch.rand(2, 3, image_size, image_size)
+    assert model(x).shape == (2, 7)
+    assert model.embed(x).shape == (2, 8 * 2 ** 2)
+    assert model.embedding_dim == 32
+
+
+def test_style_cnn_uses_no_pretrained_weights_and_is_seeded():
+    torch.manual_seed(0)
+    a = models.StyleCNN(width=8, depth=2)
+    torch.manual_seed(0)
+    b = models.StyleCNN(width=8, depth=2)
+    for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
+        assert torch.equal(pa, pb)
+
+
+@pytest.mark.parametrize("name", ["SeedCNN", "StyleCNN"])
+def test_set_input_stats_changes_outputs_and_is_a_buffer(name):
+    torch.manual_seed(0)
+    model = models.build(name, n_classes=4, **({"image_size": 32} if name == "SeedCNN" else {"width": 8, "depth": 2}))
+    model.eval()
+    x = torch.rand(3, 3, 32, 32)
+    before = model(x)
+    assert torch.equal(model.input_mean, torch.full((1, 3, 1, 1), 0.5))
+    assert torch.equal(model.input_std, torch.full((1, 3, 1, 1), 0.25))
+    model.set_input_stats([0.1, 0.2, 0.3], [0.5, 0.6, 0.7])
+    assert not torch.allclose(before, model(x))
+    assert "input_mean" in model.state_dict() and "input_std" in model.state_dict()
+    with pytest.raises(ValueError):
+        model.set_input_stats([0.1, 0.2, 0.3], [0.5, 0.0, 0.7])
+
+
+@pytest.mark.parametrize("name, args", [("SeedCNN", {"n_classes": 4, "image_size": 40, "variant": "avgpool_sigmoid"}),
+                                        ("stylecnn", {"n_classes": 4, "width": 8, "depth": 2, "dropout": 0.0})])
+def test_build_round_trip_from_init_args(name, args):
+    model = models.build(name, **args)
+    model.set_input_stats([0.4, 0.4, 0.4], [0.2, 0.2, 0.2])
+    assert type(model).__name__ in models.MODELS
+    clone = models.build(type(model).__name__, **model.init_args)
+    clone.load_state_dict(model.state_dict())
+    model.eval(), clone.eval()
+    x = torch.rand(2, 3, 40, 40)
+    assert torch.equal(model(x), clone(x))
+    assert clone.init_args == model.init_args
+
+
+def test_build_refuses_unknown_names():
+    with pytest.raises(ValueError, match="unknown model"):
+        models.build("ResNet9000")

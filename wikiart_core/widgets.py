@@ -1,0 +1,347 @@
+"""A training panel for the notebooks: pick the hyperparameters, press Train, watch
+the loss curve, read the test metrics next to the baselines.
+
+    panel = widgets.training_panel(train_set, test_set, defaults={"epochs": 3})
+    display(panel.widget)
+    panel.train()          # what the Train button does; run headless, it uses the defaults
+    panel.last_metrics     # the next cell reads the result
+
+Invalid values (a learning rate <= 0, a batch size larger than the training set,
+epochs < 1, a negative seed) are refused with a message in the panel and nothing is
+trained. An image size other than the datasets' is not refused: the panel re-decodes
+the same files (same styles, same subset) at the new size, once per size, and keeps
+them for the next click (the decode cache of ``defaults["cache_dir"]`` makes a second
+kernel session fast).
+"""
+from __future__ import annotations
+
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import ipywidgets as ipw
+import torch
+from IPython.display import display
+
+from wikiart_core import evaluate, imbalance, models, plots
+
+MODEL_CHOICES = ("stylecnn", "seedcnn")
+IMAGE_SIZES = (32, 48, 64, 96, 128, 224, 416)
+DEFAULT_KEYS = {"model", "image_size", "lr", "batch_size", "epochs", "imbalance", "seed", "model_args",
+                "fit_kwargs", "cache_dir"}
+
+
+def _defaults(train_data, defaults: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(defaults) - DEFAULT_KEYS
+    if unknown:
+        raise ValueError(f"unknown panel default(s) {sorted(unknown)}; known: {sorted(DEFAULT_KEYS)}")
+    chosen = {"model": "stylecnn", "image_size": train_data.image_size, "lr": 2e-3, "batch_size": 64, "epochs": 3,
+              "imbalance": "none", "seed": 0, "model_args": {}, "fit_kwargs": {}, "cache_dir": None}
+    chosen.update(defaults)
+    if chosen["model"] not in MODEL_CHOICES:
+        raise ValueError(f"defaults['model'] must be one of {MODEL_CHOICES}, got {chosen['model']!r}")
+    if chosen["imbalance"] not in imbalance.METHODS:
+        raise ValueError(f"defaults['imbalance'] must be one of {list(imbalance.METHODS)}")
+    return chosen
+
+
+@dataclass
+class TrainingPanel:
+    """The controls, the Train button, a message line and an Output, plus the last result.
+
+    Attributes:
+        widget: the VBox to display.
+        model, image_size, learning_rate, batch_size, epochs, imbalance_method, seed:
+            the ipywidgets controls (set ``.value`` to change them from code).
+        train_button, message, output: the button, the one-line status/refusal
+            message (``message.value``) and the Output holding the curve and table.
+        last_history: the ``History`` of the last training (None before).
+        last_metrics: ``evaluate.classification_metrics`` of the last model on the
+            test set, plus ``"baselines"`` and the ``"settings"`` it was trained with.
+        last_model: the trained model.
+    """
+
+    train_data: Any
+    test_data: Any
+    defaults: dict[str, Any]
+    fit_fn: Callable
+    model: ipw.Dropdown
+    image_size: ipw.Dropdown
+    learning_rate: ipw.FloatText
+    batch_size: ipw.IntText
+    epochs: ipw.IntText
+    imbalance_method: ipw.Dropdown
+    seed: ipw.IntText
+    train_button: ipw.Button
+    message: ipw.HTML
+    output: ipw.Output
+    widget: ipw.VBox
+    last_history: Any = None
+    last_metrics: dict[str, Any] | None = None
+    last_model: torch.nn.Module | None = None
+    last_error: str | None = None
+    _datasets_by_size: dict[int, tuple[Any, Any]] = field(default_factory=dict)
+
+    # ---- what the button does
+
+    def settings(self) -> dict[str, Any]:
+        """The current control values."""
+        return {"model": self.model.value, "image_size": int(self.image_size.value),
+                "lr": float(self.learning_rate.value), "batch_size": int(self.batch_size.value),
+                "epochs": int(self.epochs.value), "imbalance": self.imbalance_method.value,
+                "seed": int(self.seed.value)}
+
+    def problems(self) -> list[str]:
+        """Why the current values cannot be trained (empty: they can)."""
+        chosen = self.settings()
+        found = []
+        if not (math.isfinite(chosen["lr"]) and chosen["lr"] > 0):
+            found.append(f"learning rate must be > 0 (got {chosen['lr']:g}); try 1e-3")
+        if chosen["batch_size"] < 1:
+            found.append(f"batch size must be at least 1 (got {chosen['batch_size']})")
+        elif chosen["batch_size"] > len(self.train_data):
+            found.append(f"batch size {chosen['batch_size']} is larger than the training set "
+                         f"({len(self.train_data)} images)")
+        if chosen["epochs"] < 1:
+            found.append(f"epochs must be at least 1 (got {chosen['epochs']})")
+        if chosen["seed"] < 0:
+            found.append(f"seed must be >= 0 (got {chosen['seed']})")
+        return found
+
+    def train(self) -> None:
+        """Validate, train with fit (redrawing the loss curve after each epoch), then show
+        the test metrics next to the baselines. Refused values only set the message."""
+        self.output.clear_output(wait=True)
+        found = self.problems()
+        if found:
+            self.message.value = "<b>Not trained:</b> " + "; ".join(found) + "."
+            return
+        chosen = self.settings()
+        self.train_button.disabled = True
+        self.last_error = None
+        try:
+            with self.output:
+                self._train(chosen)
+        except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
+            self.last_error = "".join(traceback.format_exception(error))
+            self.message.value = f"<b>Training failed:</b> {type(error).__name__}: {error}"
+            with self.output:
+                print(self.last_error)
+        finally:
+            self.train_button.disabled = False
+
+    def _on_click(self, _button) -> None:
+        self.train()
+
+    # ---- the work
+
+    def datasets_at(self, image_size: int):
+        """(train, test) at ``image_size``: the given datasets, or the same files
+        re-decoded at that size (kept for the next click)."""
+        if image_size == self.train_data.image_size:
+            return self.train_data, self.test_data
+        if image_size not in self._datasets_by_size:
+            from wikiart_core.data import WikiArtDataset
+
+            self.message.value = f"Decoding the images at {image_size} px (once per size)…"
+            resized = []
+            for dataset in (self.train_data, self.test_data):
+                full = WikiArtDataset(dataset.root, image_size=image_size, classes=self.train_data.classes,
+                                      cache_dir=self.defaults["cache_dir"], progress=False)
+                row_of = {path: row for row, path in enumerate(full.paths)}
+                missing = [path for path in dataset.paths if path not in row_of]
+                if missing:
+                    raise RuntimeError(f"{len(missing)} image(s) could not be re-read at {image_size} px, "
+                                       f"e.g. {missing[0]}")
+                resized.append(full.subset([row_of[path] for path in dataset.paths]))
+            self._datasets_by_size[image_size] = tuple(resized)
+        return self._datasets_by_size[image_size]
+
+    def _train(self, chosen: dict[str, Any]) -> None:
+        train_data, test_data = self.datasets_at(chosen["image_size"])
+        classes = list(train_data.classes)
+        model_args = dict(self.defaults["model_args"].get(chosen["model"], {}))
+        if chosen["model"] == "seedcnn":
+            model_args["image_size"] = chosen["image_size"]
+        torch.manual_seed(chosen["seed"])
+        model = models.build(chosen["model"], n_classes=len(classes), **model_args)
+        train_counts = train_data.class_counts()
+        loss, sampler = imbalance.configure(chosen["imbalance"], train_counts, train_data.targets, chosen["seed"])
+        fit_kwargs = dict(self.defaults["fit_kwargs"])
+        fit_kwargs.setdefault("progress", False)
+        device = fit_kwargs.get("device", "auto")
+        lines: list[str] = []
+        records: list[Any] = []
+
+        def log(*parts, **_ignored) -> None:
+            lines.append(" ".join(str(part) for part in parts))
+
+        def on_epoch_end(record) -> None:
+            records.append(record)
+            self.output.clear_output(wait=True)
+            display(plots.epoch_loss_curve(records, epochs=chosen["epochs"],
+                                           title=f"{chosen['model']}, {chosen['imbalance']}, seed {chosen['seed']}"))
+            print("\n".join(lines[-12:]))
+            self.message.value = f"Training… epoch {record.epoch}/{chosen['epochs']}"
+
+        self.message.value = f"Training {chosen['model']} for {chosen['epochs']} epoch(s)…"
+        history = self.fit_fn(model, train_data, None, epochs=chosen["epochs"], lr=chosen["lr"],
+                              batch_size=chosen["batch_size"], loss=loss, sampler=sampler, seed=chosen["seed"],
+                              on_epoch_end=on_epoch_end, log=log, **fit_kwargs)
+        predictions = evaluate.predict(model, test_data, device=device)
+        metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, classes)
+        metrics["baselines"] = evaluate.baselines(train_counts, predictions.y_true, classes)
+        metrics["settings"] = chosen
+        self.last_history, self.last_metrics, self.last_model = history, metrics, model
+        name = f"{chosen['model']} ({chosen['imbalance']}, {chosen['epochs']} epochs, seed {chosen['seed']})"
+        print()
+        print(evaluate.results_table({name: metrics}, metrics["baselines"]))
+        self.message.value = (f"Done: test accuracy {metrics['accuracy']:.1%}, balanced accuracy "
+                              f"{metrics['balanced_accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.1%}.")
+
+
+def training_panel(train_data, test_data, *, defaults: dict[str, Any] | None = None,
+                   fit_fn: Callable | None = None) -> TrainingPanel:
+    """Build a :class:`TrainingPanel` on two ``WikiArtDataset`` splits.
+
+    Args:
+        defaults: the controls' starting values, any of: ``model`` ("stylecnn" or
+            "seedcnn"), ``image_size`` (px; default the datasets'), ``lr``,
+            ``batch_size``, ``epochs``, ``imbalance`` (a key of ``imbalance.METHODS``),
+            ``seed``; and fixed settings: ``model_args`` ({"stylecnn": {"width": 16}}),
+            ``fit_kwargs`` (more arguments for fit, e.g. device, amp, augment),
+            ``cache_dir`` (decode cache for other image sizes).
+        fit_fn: the training function (default ``wikiart_core.train.fit``); tests pass a fake.
+    """
+    if fit_fn is None:
+        from wikiart_core.train import fit as fit_fn
+    chosen = _defaults(train_data, dict(defaults or {}))
+    sizes = sorted(set(IMAGE_SIZES) | {int(train_data.image_size), int(chosen["image_size"])})
+    style = {"description_width": "110px"}
+    layout = ipw.Layout(width="300px")
+    controls = dict(
+        model=ipw.Dropdown(options=list(MODEL_CHOICES), value=chosen["model"], description="model", style=style,
+                           layout=layout),
+        image_size=ipw.Dropdown(options=sizes, value=int(chosen["image_size"]), description="image size (px)",
+                                style=style, layout=layout),
+        learning_rate=ipw.FloatText(value=chosen["lr"], description="learning rate", style=style, layout=layout),
+        batch_size=ipw.IntText(value=chosen["batch_size"], description="batch size", style=style, layout=layout),
+        epochs=ipw.IntText(value=chosen["epochs"], description="epochs", style=style, layout=layout),
+        imbalance_method=ipw.Dropdown(options=list(imbalance.METHODS), value=chosen["imbalance"],
+                                      description="imbalance", style=style, layout=layout),
+        seed=ipw.IntText(value=chosen["seed"], description="seed", style=style, layout=layout),
+    )
+    button = ipw.Button(description="Train", button_style="primary", icon="play")
+    message = ipw.HTML(value="Set the values and press Train.")
+    output = ipw.Output()
+    left = ipw.VBox([controls["model"], controls["image_size"], controls["learning_rate"], controls["batch_size"]])
+    right = ipw.VBox([controls["epochs"], controls["imbalance_method"], controls["seed"], button])
+    box = ipw.VBox([ipw.HBox([left, right]), message, output])
+    panel = TrainingPanel(train_data=train_data, test_data=test_data, defaults=chosen, fit_fn=fit_fn,
+                          train_button=button, message=message, output=output, widget=box, **controls)
+    button.on_click(panel._on_click)
+    return panel
+
+
+# --------------------------------------------------------------------------- part 2: the cluster explorer
+
+
+@dataclass
+class ClusterExplorer:
+    """Pick a representation, a 2D method and k, press Redraw: KMeans with that k is
+    scored against the styles and the points are drawn coloured by style and by cluster.
+
+    Attributes:
+        widget: the VBox to display.
+        representation, method, k: the controls (set ``.value`` from code).
+        redraw_button, message, output: the button, a one-line status and the Output.
+        last_result: the scores of the last redraw (``cluster.cluster_metrics`` without
+            the assignments) plus ``representation`` and ``method``; None before.
+        last_error: the traceback of a failed redraw (None when it worked).
+    """
+
+    representations: dict[str, Any]
+    labels: Any
+    classes: list[str]
+    seed: int
+    tsne_max_iter: int
+    representation: ipw.Dropdown
+    method: ipw.ToggleButtons
+    k: ipw.IntSlider
+    redraw_button: ipw.Button
+    message: ipw.HTML
+    output: ipw.Output
+    widget: ipw.VBox
+    last_result: dict[str, Any] | None = None
+    last_error: str | None = None
+    _points: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def redraw(self) -> None:
+        """What the Redraw button does (t-SNE drawings are kept per representation)."""
+        from wikiart_core import cluster
+
+        name, method, k = self.representation.value, self.method.value, int(self.k.value)
+        self.output.clear_output(wait=True)
+        self.last_error = None
+        self.message.value = f"Clustering {name} with k = {k}…"
+        try:
+            features = self.representations[name]
+            result = cluster.cluster_metrics(features, self.labels, k=k, seed=self.seed)
+            if (name, method) not in self._points:
+                self._points[name, method] = cluster.embed_2d(features, method, self.seed,
+                                                              max_iter=self.tsne_max_iter)
+            figure = plots.embedding_2d(self._points[name, method], self.labels, self.classes, result["assignments"],
+                                        title=f"{name} ({features.shape[1]} dims), {method.upper()}, k = {k}")
+            scores = {key: value for key, value in result.items() if key != "assignments"}
+            with self.output:
+                display(figure)
+                print(cluster.metrics_table({name: scores}))
+            self.last_result = {**scores, "representation": name, "method": method}
+            self.message.value = f"{name}: NMI {scores['nmi']:.3f}, ARI {scores['ari']:.3f}, purity {scores['purity']:.3f}"
+        except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
+            self.last_error = "".join(traceback.format_exception(error))
+            self.message.value = f"<b>Redraw failed:</b> {type(error).__name__}: {error}"
+
+    def _on_click(self, _button) -> None:
+        self.redraw()
+
+
+def cluster_explorer(representations: dict[str, Any], labels, classes, *, seed: int = 0, k: int | None = None,
+                     method: str = "pca", tsne_max_iter: int = 500) -> ClusterExplorer:
+    """Build a :class:`ClusterExplorer`.
+
+    Args:
+        representations: name → (N, D) features of the same N images (e.g. from
+            ``cluster.extract``), such as {"autoencoder": ..., "pixels": ..., "stylecnn": ...}.
+        labels: (N,) true styles; classes: style names.
+        k: starting number of clusters (default: the number of styles present).
+        method: starting 2D method, "pca" or "tsne".
+    """
+    import numpy as np
+
+    labels = np.asarray(labels)
+    if not representations:
+        raise ValueError("representations is empty: pass at least one name -> (N, D) features")
+    for name, features in representations.items():
+        if len(features) != len(labels):
+            raise ValueError(f"representation {name!r} has {len(features)} rows but there are {len(labels)} labels")
+    present = len(np.unique(labels))
+    style = {"description_width": "110px"}
+    controls = dict(
+        representation=ipw.Dropdown(options=list(representations), description="representation", style=style),
+        method=ipw.ToggleButtons(options=[("PCA", "pca"), ("t-SNE", "tsne")], value=method, description="2D method",
+                                 style=style),
+        k=ipw.IntSlider(value=k or present, min=2, max=max(2, min(60, len(labels) - 1)), description="k (clusters)",
+                        style=style),
+    )
+    button = ipw.Button(description="Redraw", button_style="primary", icon="refresh")
+    message = ipw.HTML(value="Choose and press Redraw.")
+    output = ipw.Output()
+    box = ipw.VBox([ipw.HBox([controls["representation"], controls["k"]]), ipw.HBox([controls["method"], button]),
+                    message, output])
+    explorer = ClusterExplorer(representations=dict(representations), labels=labels, classes=list(classes), seed=seed,
+                               tsne_max_iter=tsne_max_iter, redraw_button=button, message=message, output=output,
+                               widget=box, **controls)
+    button.on_click(explorer._on_click)
+    return explorer
