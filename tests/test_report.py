@@ -44,3 +44,10 @@ def test_export_writes_pages_index_and_markdown(tmp_path):
     assert 'href="01_demo.html"' in index.read_text() and "A title" in index.read_text()
     markdown = (tmp_path / "reports" / "report.md").read_text()
     assert "# A title" in markdown and "output 0" in markdown
+
+
+def test_export_without_execution_keeps_the_outputs(tmp_path):
+    script, ipynb = executed_pair(tmp_path)
+    report.build_report(tmp_path, tmp_path / "reports", execute=False)
+    cells = nbformat.read(ipynb, as_version=4).cells
+    assert [c.outputs[0].text for c in cells if c.cell_type == "code"] == ["output 0\n", "output 1\n"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -41,7 +42,9 @@ def update_inputs(script: Path) -> Path:
     notebook = jupytext.read(script)
     old_outputs: dict[str, list] = {}
     if ipynb.exists():
-        for cell in nbformat.read(ipynb, as_version=4).cells:
+        previous_notebook = nbformat.read(ipynb, as_version=4)
+        notebook.metadata.update(previous_notebook.metadata)  # e.g. the saved widget state
+        for cell in previous_notebook.cells:
             if cell.cell_type == "code":
                 old_outputs.setdefault(cell.source.strip(), []).append(cell)
     for cell in notebook.cells:
@@ -96,7 +99,8 @@ def export(notebooks: list[Path], out_dir: Path) -> Path:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     figures = out_dir / "figures"
-    figures.mkdir(exist_ok=True)
+    shutil.rmtree(figures, ignore_errors=True)  # figures of an earlier export would linger
+    figures.mkdir()
     html_exporter = HTMLExporter()
     markdown_exporter = MarkdownExporter()
     entries, markdown_parts = [], []
@@ -140,7 +144,8 @@ def build_report(notebooks_dir: Path, out_dir: Path, execute: bool = True, only:
         if only and only not in script.stem:
             notebooks.append(script.with_suffix(".ipynb"))
             continue
-        ipynb = sync_notebook(script)
+        # Without execution, keep the outputs that are there (a fresh sync would drop them).
+        ipynb = sync_notebook(script) if execute else update_inputs(script)
         if execute:
             print(f"executing {ipynb.name} ...", flush=True)
             seconds = execute_notebook(ipynb)
