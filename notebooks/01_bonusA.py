@@ -26,7 +26,7 @@ DATASET = os.environ.get("WIKIART_DATASET")  # None: the `dataset:` line of data
 SEED = 0
 # Training sizes per profile (demo: about 3-4 minutes for the whole notebook on two CPU cores).
 SEED_CNN_EPOCHS = {"smoke": 1, "demo": 3, "full": 20}[PROFILE]
-STYLE_CNN_EPOCHS = {"smoke": 1, "demo": 4, "full": 30}[PROFILE]
+STYLE_CNN_EPOCHS = {"smoke": 1, "demo": 15, "full": 30}[PROFILE]
 # StyleCNN's width and stem: the demo shrinks the network (a stride-4 "patchify" stem, width 16)
 # so that it trains in about a minute on a laptop CPU; full is the GPU-server size.
 STYLE_CNN_ARGS = {"smoke": dict(width=8, depth=3, stem_stride=2),
@@ -271,29 +271,28 @@ print(f"StyleCNN balanced accuracy: {results['StyleCNN']['balanced_accuracy']:.1
 # numbers mean nothing.
 #
 # - **The bug alone explains the in-class result.** Scored against the labels that a
-#   second process builds, `SeedCNN` gets 12.2% accuracy and 7.6% balanced accuracy:
-#   below "always Impressionism" (17.0%), as in class. The *same weights* scored with
-#   the labels they were trained with get 45.3% and 17.1%. Nothing about the model
-#   changed; only the answer key did. With one sorted label list shared by both
-#   splits (and stored in every checkpoint), this cannot happen again.
-# - **The synthetic data is still easier than WikiArt for the in-class model.** With
-#   the fixed mapping the one-filter `SeedCNN` reaches 45.3% accuracy and 17.1%
-#   balanced accuracy (4.6x chance), while from-scratch models on the real test set
-#   reach about 30% *accuracy*. The embedded styles keep colour and brightness cues that
-#   a single 4x4 filter followed by an MLP can pick up (the dataset already shifts,
-#   crops and recolours every image to hide layout). Read the `SeedCNN` rows as "the
-#   pipeline works", not as a forecast for real paintings.
-# - **The original report's variant did not help** once the mapping is fixed: the
-#   50x50 average pool with Sigmoid scored 42.5% / 15.8%, slightly below the original
-#   architecture. In the original report the bug hid any difference between the two.
-# - **`StyleCNN` learns much more:** 70.1% accuracy, 39.1% balanced accuracy (10.6x
-#   the 1/27 chance level) and 37.0% macro-F1 after 4 epochs (a few seconds per epoch on
-#   two CPU cores), 22 points of balanced accuracy above the best `SeedCNN`. Many
-#   learned filters at several scales, pooled over the whole canvas, capture texture
-#   that one grey feature map cannot.
-# - **Accuracy and balanced accuracy part ways** (70% vs 39%): the frequent styles are
-#   recognised far better than the rare ones, visible as the pale diagonal cells of
-#   the rare styles in the confusion matrix. That imbalance is what Part 1
+#   second process builds, `SeedCNN` gets 2.0% accuracy and 5.1% balanced accuracy:
+#   far below "always Impressionism" (17.0%), as in class. The *same weights* scored
+#   with the labels they were trained with get 24.4% and 9.1%. Nothing about the model
+#   changed; only the answer key did. With one sorted label list shared by both splits
+#   (and stored in every checkpoint), this cannot happen again.
+# - **Even with the fix, the in-class model stays near the baseline:** 24.4% accuracy
+#   against 17.0% for always answering Impressionism, 9.1% balanced accuracy against
+#   3.7% for guessing. One 4x4 filter squeezes the image into a single grey map, and
+#   its MLP can only learn *where* things are and how bright they are; the embedded
+#   paintings are shifted, cropped and re-lit at random, so neither says much about
+#   the style.
+# - **The original report's variant did not help either**: the 50x50 average pool with
+#   Sigmoid scored 25.5% / 9.8%, within a point of the original architecture. In the
+#   original report the bug hid both.
+# - **`StyleCNN` learns:** 76.4% accuracy, 57.0% balanced accuracy (15.4x the 1/27
+#   chance level) and 57.3% macro-F1 after 15 epochs (about 20 seconds on two CPU
+#   cores), 47 points of balanced accuracy above the best `SeedCNN`. Many learned
+#   filters at several scales, pooled over the whole canvas, capture brushwork and
+#   texture wherever they are, which is what one position-bound grey map cannot.
+# - **Accuracy and balanced accuracy part ways** (76% vs 57%): the frequent styles are
+#   recognised better than the rare ones, visible as the pale diagonal cells of the
+#   rare styles in the confusion matrix. That imbalance is what Part 1
 #   (`02_part1_weights`) works on.
 
 # %% [markdown]
