@@ -1,5 +1,4 @@
 """The training panel, driven headlessly: set values, click, read the results."""
-from types import SimpleNamespace
 
 import pytest
 

@@ -25,8 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data
-from .device import pick_device
+from . import evaluate
 
 # --------------------------------------------------------------------------- the reconstruction baseline
 
@@ -70,10 +69,8 @@ def resize_baseline_metrics(dataset, compression_ratio: float, *, batch_size: in
     """MSE and PSNR (dB, peak 1) of :class:`ResizeBaseline` on ``dataset``, measured
     by ``evaluate.reconstruction_metrics`` exactly as the autoencoder is, plus the
     ``side`` of the shrunken image and the ``compression_ratio`` it achieves."""
-    from .evaluate import reconstruction_metrics
-
     baseline = ResizeBaseline(dataset.image_size, compression_ratio)
-    metrics = reconstruction_metrics(baseline, dataset, batch_size=batch_size, device=device)
+    metrics = evaluate.reconstruction_metrics(baseline, dataset, batch_size=batch_size, device=device)
     return {**metrics, "side": baseline.side, "compression_ratio": baseline.compression_ratio}
 
 
@@ -118,22 +115,12 @@ def extract(model_or_fn: nn.Module | Callable[[torch.Tensor], torch.Tensor], dat
         features (N, D) float32 and labels (N,) int64. Deterministic: fixed order, eval
         mode, no augmentation, so two calls give the same array.
     """
-    device = pick_device(device)
-    model = model_or_fn if isinstance(model_or_fn, nn.Module) else None
-    function = representation_of(model) if model is not None else model_or_fn
-    was_training = model.training if model is not None else False
-    if model is not None:
-        model.to(device).eval()
+    function = representation_of(model_or_fn) if isinstance(model_or_fn, nn.Module) else model_or_fn
     features, labels = [], []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(dataset), batch_size):
-                images, batch_labels = dataset.get_batch(np.arange(start, min(start + batch_size, len(dataset))))
-                features.append(function(data.to_float(images, device)).float().cpu().numpy())
-                labels.append(batch_labels.numpy())
-    finally:
-        if model is not None:
-            model.train(was_training)
+    for _, batch_labels, batch_features in evaluate.forward_batches(model_or_fn, dataset, batch_size=batch_size,
+                                                                     device=device, function=function):
+        features.append(batch_features.float().cpu().numpy())
+        labels.append(batch_labels.numpy())
     features_array = np.concatenate(features).astype(np.float32) if features else np.zeros((0, 0), np.float32)
     labels_array = np.concatenate(labels).astype(np.int64) if labels else np.zeros(0, np.int64)
     if save_to is not None:

@@ -188,8 +188,8 @@ def load_paths(path: str | os.PathLike | None = None, dataset: str | None = None
         for split, root in (("train", train), ("test", test)):
             if not root.is_dir():
                 raise reader.error(("datasets", name, split), f"folder {root} does not exist",
-                                   f"correct the path, or switch 'dataset:' back to an entry that exists "
-                                   f"on this machine (e.g. synthart)")
+                                   "correct the path, or switch 'dataset:' back to an entry that exists "
+                                   "on this machine (e.g. synthart)")
 
     cache_dir = reader.path(data, ("cache_dir",))
     outputs_dir = reader.path(data, ("outputs_dir",))

@@ -239,7 +239,8 @@ class WikiArtDataset(torch.utils.data.Dataset):
         if self.skipped:
             reasons: dict[str, int] = {}
             for _path, reason in self.skipped:
-                reasons[reason.split(" (")[0]] = reasons.get(reason.split(" (")[0], 0) + 1
+                kind = reason.split(" (")[0]  # "cannot be decoded (details)" -> "cannot be decoded"
+                reasons[kind] = reasons.get(kind, 0) + 1
             summary = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
             warnings.warn(f"{self.root}: skipped {len(self.skipped)} file(s) that are not usable images "
                           f"({summary}); see .skipped for the list.", SkippedFilesWarning, stacklevel=2)

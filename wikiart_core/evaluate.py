@@ -40,13 +40,30 @@ def _batches(n: int, batch_size: int):
         yield np.arange(start, min(start + batch_size, n))
 
 
-def _run_model(model: torch.nn.Module, device: str | torch.device):
-    """Put ``model`` on the device in eval mode; return (device, the mode to restore)."""
+def forward_batches(model, dataset, *, batch_size: int = 256, device: str | torch.device = "auto",
+                    function=None):
+    """Run ``dataset`` through a model batch by batch, in dataset order.
+
+    Yields ``(inputs, labels, outputs)``: the (B, 3, S, S) floats in [0, 1] on ``device``,
+    the (B,) int64 labels, and ``function(inputs)`` (default ``model(inputs)``). Runs
+    under ``torch.inference_mode``; an ``nn.Module`` is moved to ``device`` (it stays
+    there) and put in eval mode, and its train/eval mode is restored when the loop ends.
+    ``model`` may also be a plain function of the inputs."""
     device = pick_device(device)
-    was_training = model.training
-    model.to(device)
-    model.eval()
-    return device, was_training
+    module = model if isinstance(model, torch.nn.Module) else None
+    function = function or model
+    was_training = module.training if module is not None else False
+    if module is not None:
+        module.to(device).eval()
+    try:
+        with torch.inference_mode():
+            for indices in _batches(len(dataset), batch_size):
+                images, labels = dataset.get_batch(indices)
+                inputs = data.to_float(images, device)
+                yield inputs, labels, function(inputs)
+    finally:
+        if module is not None:
+            module.train(was_training)
 
 
 def predict(model: torch.nn.Module, dataset, *, batch_size: int = 256, device: str | torch.device = "auto") -> Predictions:
@@ -57,17 +74,10 @@ def predict(model: torch.nn.Module, dataset, *, batch_size: int = 256, device: s
     The model is moved to ``device`` ("auto": CUDA, MPS, else CPU) and stays there;
     its train/eval mode is restored afterwards. Works for logits and log-probabilities
     alike (softmax of log-probabilities gives the same probabilities back)."""
-    device, was_training = _run_model(model, device)
     y_true, probabilities = [], []
-    try:
-        with torch.inference_mode():
-            for indices in _batches(len(dataset), batch_size):
-                images, labels = dataset.get_batch(indices)
-                scores = model(data.to_float(images, device))
-                probabilities.append(torch.softmax(scores.float(), dim=1).cpu().numpy())
-                y_true.append(labels.numpy())
-    finally:
-        model.train(was_training)
+    for _, labels, scores in forward_batches(model, dataset, batch_size=batch_size, device=device):
+        probabilities.append(torch.softmax(scores.float(), dim=1).cpu().numpy())
+        y_true.append(labels.numpy())
     n_classes = len(getattr(dataset, "classes", ())) or None
     if probabilities:
         probs = np.concatenate(probabilities).astype(np.float32)
@@ -112,18 +122,10 @@ def reconstruction_metrics(model: torch.nn.Module, dataset, *, batch_size: int =
     between the images and ``model(images)``, and the PSNR of that MSE in dB with peak
     1: 10 * log10(1 / mse) (from the dataset-wide MSE, not an average of per-image
     PSNRs). Mode and device handling as in :func:`predict`."""
-    device, was_training = _run_model(model, device)
     squared_error, count = 0.0, 0
-    try:
-        with torch.inference_mode():
-            for indices in _batches(len(dataset), batch_size):
-                images, _ = dataset.get_batch(indices)
-                images = data.to_float(images, device)
-                reconstructions = model(images).float()
-                squared_error += float(((reconstructions - images) ** 2).sum())
-                count += images.numel()
-    finally:
-        model.train(was_training)
+    for images, _, reconstructions in forward_batches(model, dataset, batch_size=batch_size, device=device):
+        squared_error += float(((reconstructions.float() - images) ** 2).sum())
+        count += images.numel()
     if count == 0:
         raise ValueError("reconstruction_metrics needs a non-empty dataset")
     mse = squared_error / count

@@ -582,13 +582,13 @@ def fit(model: nn.Module, train_data, val_data=None, *, task: str = "classify", 
     def snapshot(epoch: int) -> dict:
         """Everything a resume needs, as of the end of ``epoch`` (CPU copies)."""
         generator = getattr(sampler, "generator", None)
-        return {"epoch": epoch, "model": _clone_state(model.state_dict()),
+        return {"epoch": epoch, "state_dict": _clone_state(model.state_dict()),
                 "optimizer": _clone_state(optimizer.state_dict()), "scheduler": _clone_state(scheduler.state_dict()),
                 "rng": _clone_state(_rng_state()), "best": best, "history": history.to_dict(),
                 "sampler_generator": generator.get_state().clone() if isinstance(generator, torch.Generator) else None}
 
     def save(saved: dict, name: str) -> Path:
-        meta = {key: value for key, value in saved.items() if key != "model"}
+        meta = {key: value for key, value in saved.items() if key != "state_dict"}
         return save_checkpoint(checkpoint_dir / name, model, **fixed_meta, **meta)
 
     last_complete = snapshot(first_epoch - 1)
@@ -649,7 +649,9 @@ def _records_until(history: History, epoch: int) -> int:
 
 
 def _restore(saved: dict, model: nn.Module, optimizer, scheduler, sampler) -> None:
-    model.load_state_dict(saved["model"])
+    """Put model, optimiser, scheduler and RNGs back to ``saved``: an in-memory snapshot
+    of the last complete epoch, or a checkpoint read from disk (same keys)."""
+    model.load_state_dict(saved["state_dict"])
     optimizer.load_state_dict(saved["optimizer"])
     scheduler.load_state_dict(saved["scheduler"])
     _set_rng_state(saved["rng"])
@@ -674,14 +676,8 @@ def _resume(path, model, optimizer, scheduler, sampler, task, device, log) -> tu
         raise CheckpointError(f"cannot resume from {path}: it was trained with a different setup ("
                               + "; ".join(mismatch) + "). Fix: build the model with "
                               "models.build(meta['model_class'], **meta['init_args']) and the same task.")
-    model.load_state_dict(state["state_dict"])
+    _restore(state, model, optimizer, scheduler, sampler)
     model.to(device)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    _set_rng_state(state["rng"])
-    generator = getattr(sampler, "generator", None)
-    if isinstance(generator, torch.Generator) and state.get("sampler_generator") is not None:
-        generator.set_state(state["sampler_generator"])
     history = History.from_dict(state["history"])
     history.device, history.interrupted, history.checkpoint = str(device), False, None
     log(f"resumed from {path}: {state['epoch']} epoch(s) done")
