@@ -19,7 +19,7 @@ setup: $(STAMP)
 
 report: setup
 	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core prepare
-	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core report --notebooks notebooks --out reports
+	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core report --notebooks notebooks --out reports --readme README.md
 
 test: setup
 	$(PY) -m wikiart_core prepare --quiet

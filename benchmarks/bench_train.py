@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from wikiart_core import models, synth, train  # noqa: E402
+from wikiart_core import engine, models, synth, tasks  # noqa: E402
 from wikiart_core.data import WikiArtDataset  # noqa: E402
 from wikiart_core.device import pick_device  # noqa: E402
 
@@ -56,8 +56,9 @@ def main() -> None:
     for name, amp in (("fp32 (amp=False)", False), ("bf16 autocast + channels_last (amp=True)", True)):
         torch.manual_seed(0)  # the same initial weights for both settings
         model = models.StyleCNN(n_classes=len(dataset.classes), width=args.width)
-        history = train.fit(model, dataset, None, epochs=args.epochs, lr=1e-3, batch_size=args.batch_size,
-                            seed=0, device=device, amp=amp, progress=False)
+        config = engine.TrainConfig(epochs=args.epochs, lr=1e-3, batch_size=args.batch_size, seed=0,
+                                    device=str(device), amp=amp)
+        history = engine.fit(model, tasks.Classification(), dataset, None, config, progress=False)
         last = history.records[-1]  # the last epoch: after cudnn autotuning and allocator warm-up
         rows.append((name, last.seconds, last.images_per_s, last.train_loss))
         if device.type == "cuda":

@@ -12,14 +12,13 @@
 # stand-in with WikiArt's 27 style folders and WikiArt's class imbalance. It is *not*
 # WikiArt: numbers measured on it say how the code behaves, not how well anything
 # recognises real paintings. On the GPU server, set `dataset: wikiart` in
-# `data_paths.yaml` and re-run.
+# `data_paths.yaml` and re-run: the text below is rendered from the run's results.
 
 # %% [markdown]
 # ## Parameters
-# `PROFILE` sets the size of everything: `smoke` (seconds, for the tests), `demo`
-# (minutes on a laptop CPU), `full` (the GPU server). The environment variable
-# `WIKIART_PROFILE` overrides the default, which is how `make test` and `make report`
-# choose. The sizes of this notebook are per profile below.
+# `PROFILE` sets the size of everything (`config.PROFILES`; this notebook reads
+# `profile.autoencoder`). The environment variable `WIKIART_PROFILE` overrides the
+# default, which is how `make test` and `make report` choose.
 
 # %% tags=["parameters"]
 import os
@@ -28,47 +27,32 @@ PROFILE = os.environ.get("WIKIART_PROFILE", "demo")
 DATASET = os.environ.get("WIKIART_DATASET")  # None: the `dataset:` line of data_paths.yaml
 SEED = 0
 DEVICE = "auto"
-
-# The autoencoder: the latent side is image_size / 2**depth; compression ratio 3 * 4**depth / latent_channels.
-AUTOENCODER = {"smoke": dict(base_channels=8, depth=2, latent_channels=3),
-               "demo": dict(base_channels=16, depth=2, latent_channels=3),
-               "full": dict(base_channels=32, depth=3, latent_channels=12)}[PROFILE]
-AE_EPOCHS = {"smoke": 1, "demo": 5, "full": 30}[PROFILE]
-AE_BATCH_SIZE = {"smoke": 16, "demo": 16, "full": 64}[PROFILE]
-AE_LR = {"smoke": 3e-3, "demo": 3e-3, "full": 2e-3}[PROFILE]
 SSIM_WEIGHT = 0.0  # 0: plain MSE, the loss PSNR measures; try 0.2 for crisper edges
-
-# The supervised reference (a ceiling for clustering), trained briefly here.
-# The same sizes as notebook 01 (demo: a stride-4 "patchify" stem, width 16).
-STYLE_CNN = {"smoke": dict(width=8, depth=3, stem_stride=2), "demo": dict(width=16, depth=4, stem_stride=4),
-             "full": dict(width=32, depth=4, stem_stride=2)}[PROFILE]
-STYLE_EPOCHS = {"smoke": 1, "demo": 15, "full": 30}[PROFILE]
-STYLE_LR, STYLE_BATCH_SIZE = 3e-3, {"smoke": 32, "demo": 64, "full": 128}[PROFILE]
-
-PIXEL_SIDE = 16          # the floor: images shrunk to 16 x 16 x 3 = 768 numbers
-MAX_POINTS = 1500        # images clustered and drawn at most (t-SNE cost grows with N²)
-TSNE_MAX_ITER = {"smoke": 250, "demo": 750, "full": 1000}[PROFILE]
-MIN_STYLE_IMAGES = {"smoke": 3, "demo": 5, "full": 5}[PROFILE]  # fewer test images: too few to say a style clusters
+PIXEL_SIDE = 16    # the floor: images shrunk to 16 x 16 x 3 = 768 numbers
 
 # %%
-import json
 import time
 
 import numpy as np
 import torch
 from IPython.display import display
 
-from wikiart_core import cluster, config, data, evaluate, models, plots, train, widgets
+from wikiart_core import cluster, config, data, experiment, plots, results, widgets
+from wikiart_core.parts import part2_autoencoder
 
+NOTEBOOK = "03_part2_autoencoder"
 started = time.perf_counter()
 profile = config.get_profile(PROFILE)
+settings = profile.autoencoder
 paths = config.load_paths(dataset=DATASET)
-train_set, test_set = data.load_splits(paths, profile.image_size, max_train_per_class=profile.max_train_per_class,
-                                       max_test_per_class=profile.max_test_per_class, seed=SEED, progress=False)
-outputs = paths.outputs_dir / "part2" / PROFILE
+splits = data.load_splits(paths, profile.image_size, validation_fraction=profile.validation_fraction,
+                          max_train_per_class=profile.max_train_per_class,
+                          max_test_per_class=profile.max_test_per_class, progress=False)
+train_set, validation_set, test_set = splits
+outputs = paths.outputs_dir / NOTEBOOK
 print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(train_set)
-print(test_set)
+print(f"{len(train_set)} train, {len(validation_set)} validation, {len(test_set)} test images at "
+      f"{splits.image_size} px")
 
 # %% [markdown]
 # ## The design, and why
@@ -91,51 +75,49 @@ print(test_set)
 #   autoencoder earns its keep only by beating it at the same ratio.
 
 # %%
-torch.manual_seed(SEED)
-autoencoder = models.ConvAutoencoder(image_size=profile.image_size, **AUTOENCODER)
-baseline_model = cluster.ResizeBaseline(profile.image_size, autoencoder.compression_ratio)
-latent_shape = tuple(autoencoder.encode(torch.zeros(1, 3, profile.image_size, profile.image_size)).shape[1:])
-print(f"images {3} x {profile.image_size} x {profile.image_size} -> latent {latent_shape[0]} x {latent_shape[1]} x "
-      f"{latent_shape[2]}; {sum(p.numel() for p in autoencoder.parameters()):,} weights")
+spec = part2_autoencoder.autoencoder_spec(profile, seed=SEED, device=DEVICE, ssim_weight=SSIM_WEIGHT)
+autoencoder = experiment.build_model(spec, splits)
+baseline_model = cluster.ResizeBaseline(splits.image_size, autoencoder.compression_ratio)
+latent_shape = tuple(autoencoder.encode(torch.zeros(1, 3, splits.image_size, splits.image_size)).shape[1:])
+print(f"images 3 x {splits.image_size} x {splits.image_size} -> latent {latent_shape[0]} x {latent_shape[1]} x "
+      f"{latent_shape[2]}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
 print(f"compression ratio: {autoencoder.compression_ratio:g} input numbers per latent number")
-print(f"resize baseline at the same ratio: side / {profile.image_size // baseline_model.side} "
+print(f"resize baseline at the same ratio: side / {splits.image_size // baseline_model.side} "
       f"(ratio {baseline_model.compression_ratio:g})")
 
 # %% [markdown]
 # ## Training
-# The shared `train.fit` loop with `task="reconstruct"`: the target is the input,
-# random flips are the only augmentation, and after every epoch the held-out test
-# images give MSE and PSNR. One line per epoch.
+# The workbook's one runner with the reconstruction task: the target is the input,
+# random flips are the only augmentation, and after every epoch the *validation* images
+# give MSE and PSNR (the best validation PSNR decides `best.pt`). The finished model is
+# scored once on test, beside the resize baseline on the same images. One line per epoch.
 
 # %%
-history = train.fit(autoencoder, train_set, test_set, task="reconstruct", epochs=AE_EPOCHS, lr=AE_LR,
-                    batch_size=AE_BATCH_SIZE, loss=models.reconstruction_loss(SSIM_WEIGHT), warmup_epochs=0.5,
-                    weight_decay=0.0, seed=SEED, device=DEVICE, progress=False, profile=profile)
-checkpoint = train.save_checkpoint(outputs / "autoencoder.pt", autoencoder, task="reconstruct",
-                                   classes=train_set.classes, image_size=profile.image_size, seed=SEED,
-                                   profile=profile.name, history=history.to_dict())
+autoencoder_run = experiment.run(spec, splits, checkpoint_dir=outputs / "autoencoder",
+                                 meta={"profile": profile.name, "dataset": paths.dataset}, log=print)
+autoencoder = autoencoder_run.model
+print(f"{sum(p.numel() for p in autoencoder.parameters()):,} weights, {autoencoder_run.seconds:.0f} s")
 
 # %% [markdown]
 # ## Does it beat the baseline?
-# Both measured on the same test images, by the same function
+# Both measured on the same images, by the same function
 # (`evaluate.reconstruction_metrics`: the MSE over every pixel, and its PSNR).
 
 # %%
-ae_metrics = evaluate.reconstruction_metrics(autoencoder, test_set, device=DEVICE)
-baseline_metrics = cluster.resize_baseline_metrics(test_set, autoencoder.compression_ratio)
-print(f"{'test set, ratio ' + format(autoencoder.compression_ratio, 'g'):<30}{'MSE':>10}{'PSNR (dB)':>11}")
-print(f"{'autoencoder':<30}{ae_metrics['mse']:>10.5f}{ae_metrics['psnr']:>11.2f}")
-print(f"{'resize ' + str(baseline_model.side) + ' px and back':<30}{baseline_metrics['mse']:>10.5f}"
-      f"{baseline_metrics['psnr']:>11.2f}")
-print(f"psnr_autoencoder > psnr_baseline: {ae_metrics['psnr'] > baseline_metrics['psnr']} "
-      f"({ae_metrics['psnr'] - baseline_metrics['psnr']:+.2f} dB)")
+print(f"{'compression ratio ' + format(autoencoder.compression_ratio, 'g'):<30}{'val. MSE':>10}{'val. PSNR':>11}"
+      f"{'test MSE':>10}{'test PSNR':>11}")
+for name, validation, test in (("autoencoder", autoencoder_run.validation, autoencoder_run.test),
+                               (f"resize {baseline_model.side} px and back",
+                                autoencoder_run.baselines["validation"]["resize"],
+                                autoencoder_run.baselines["test"]["resize"])):
+    print(f"{name:<30}{validation['mse']:>10.5f}{validation['psnr']:>11.2f}{test['mse']:>10.5f}{test['psnr']:>11.2f}")
 
 # %%
-plots.reconstruction_curves(history.records, baseline_metrics["psnr"],
-                            title=f"autoencoder, compression ratio {autoencoder.compression_ratio:g}")
+plots.reconstruction_curves(autoencoder_run.history.records, autoencoder_run.baselines["validation"]["resize"]["psnr"],
+                            title=f"autoencoder, compression ratio {autoencoder.compression_ratio:g} (validation)")
 
 # %% [markdown]
 # The same test images in every run (the first of each style in file order), with the
@@ -173,42 +155,42 @@ plots.latent_channels(example_latent, example_images[0].numpy(),
 #
 # Two references put the autoencoder's numbers in context: **raw pixels** shrunk to
 # 16 x 16 (a floor: no learning at all) and the embeddings of a **StyleCNN** trained
-# with the style labels (a ceiling: it was *taught* the styles). The StyleCNN is
-# trained here, briefly, with the same `fit` loop.
+# with the style labels (a ceiling: it was *taught* the styles). The StyleCNN is the
+# one notebook 01 chose on validation and saved; it is trained here through the same
+# runner only when that checkpoint is missing or from another dataset or profile.
 
 # %%
-torch.manual_seed(SEED)
-style_cnn = models.StyleCNN(n_classes=len(train_set.classes), **STYLE_CNN)
-style_history = train.fit(style_cnn, train_set, test_set, task="classify", epochs=STYLE_EPOCHS, lr=STYLE_LR,
-                          batch_size=STYLE_BATCH_SIZE, seed=SEED, device=DEVICE, progress=False, profile=profile)
+style_cnn, style_cnn_source = part2_autoencoder.load_or_train_style_cnn(splits, profile, paths, seed=SEED,
+                                                                        device=DEVICE)
+print(f"StyleCNN {style_cnn_source}")
 
 # %%
-cluster_set = test_set.subset(cluster.subsample(len(test_set), MAX_POINTS, SEED))
+cluster_set = test_set.subset(cluster.subsample(len(test_set), settings["max_points"], SEED))
 sources = {"pixels 16x16": cluster.pixel_features(PIXEL_SIDE), "autoencoder": autoencoder, "StyleCNN": style_cnn}
 features = {}
 for name, source in sources.items():
     file_name = name.split()[0].lower()
     features[name], cluster_labels = cluster.extract(source, cluster_set, device=DEVICE,
                                                      save_to=outputs / f"features_{file_name}.npz")
-results = {name: cluster.cluster_metrics(values, cluster_labels, seed=SEED) for name, values in features.items()}
+clusterings = {name: cluster.cluster_metrics(values, cluster_labels, seed=SEED) for name, values in features.items()}
 print(f"{len(cluster_set)} test images, {len(np.unique(cluster_labels))} styles, k = "
-      f"{results['autoencoder']['k']}; dims: " + ", ".join(f"{n} {v.shape[1]}" for n, v in features.items()))
-print(cluster.metrics_table(results))
+      f"{clusterings['autoencoder']['k']}; dims: " + ", ".join(f"{n} {v.shape[1]}" for n, v in features.items()))
+print(cluster.metrics_table(clusterings))
 
 # %%
-plots.cluster_scores(results)
+plots.cluster_scores(clusterings)
 
 # %% [markdown]
 # ### Style by style
-# For each style with at least `MIN_STYLE_IMAGES` test images: the cluster holding most of them, the
-# **share** of the style in that cluster, and that cluster's **purity** (how much of it
-# is this style). A style "clusters" when both reach 0.5: most of it sits together, in
-# a cluster that is mostly it.
+# For each style with at least `min_style_images` test images (the profile's): the cluster
+# holding most of them, the **share** of the style in that cluster, and that cluster's
+# **purity** (how much of it is this style). A style "clusters" when both reach 0.5:
+# most of it sits together, in a cluster that is mostly it.
 
 # %%
 cohesion = {name: cluster.style_cohesion(cluster_labels, result["assignments"], cluster_set.classes,
-                                         min_images=MIN_STYLE_IMAGES)
-            for name, result in results.items()}
+                                         min_images=settings["min_style_images"])
+            for name, result in clusterings.items()}
 print(cluster.cohesion_table(cohesion["autoencoder"]))
 print()
 for name, rows in cohesion.items():
@@ -227,17 +209,18 @@ for name, rows in cohesion.items():
 # (its gaps and sizes are not measurements).
 
 # %%
-ae_result = results["autoencoder"]
+ae_clusters = clusterings["autoencoder"]
 plots.embedding_2d(cluster.embed_2d(features["autoencoder"], "pca", SEED), cluster_labels, cluster_set.classes,
-                   ae_result["assignments"], title="autoencoder latents, PCA")
+                   ae_clusters["assignments"], title="autoencoder latents, PCA")
 
 # %%
-plots.embedding_2d(cluster.embed_2d(features["autoencoder"], "tsne", SEED, max_iter=TSNE_MAX_ITER), cluster_labels,
-                   cluster_set.classes, ae_result["assignments"], title="autoencoder latents, t-SNE")
+plots.embedding_2d(cluster.embed_2d(features["autoencoder"], "tsne", SEED, max_iter=settings["tsne_max_iter"]),
+                   cluster_labels, cluster_set.classes, ae_clusters["assignments"],
+                   title="autoencoder latents, t-SNE")
 
 # %%
-plots.embedding_2d(cluster.embed_2d(features["StyleCNN"], "tsne", SEED, max_iter=TSNE_MAX_ITER), cluster_labels,
-                   cluster_set.classes, results["StyleCNN"]["assignments"],
+plots.embedding_2d(cluster.embed_2d(features["StyleCNN"], "tsne", SEED, max_iter=settings["tsne_max_iter"]),
+                   cluster_labels, cluster_set.classes, clusterings["StyleCNN"]["assignments"],
                    title="StyleCNN embeddings (supervised reference), t-SNE")
 
 # %% [markdown]
@@ -245,41 +228,54 @@ plots.embedding_2d(cluster.embed_2d(features["StyleCNN"], "tsne", SEED, max_iter
 # bright cell in its column; a style spread over many rows does not cluster.
 
 # %%
-plots.contingency_heatmap(cluster_labels, ae_result["assignments"], cluster_set.classes,
+plots.contingency_heatmap(cluster_labels, ae_clusters["assignments"], cluster_set.classes,
                           title="autoencoder latents: images per cluster (rows) and style (columns)")
 
 # %% [markdown]
 # ## So, do art styles cluster?
-#
-# Measured in the `demo` run that made this report, on the **synthetic** stand-in
-# (501 test images, k = 27; these are synthetic-data numbers, not WikiArt's):
-#
-# - **Reconstruction: the autoencoder learned something.** At the same budget of
-#   numbers (compression ratio 16: a 16 x 16 x 3 latent for a 64 x 64 x 3 image) its test
-#   PSNR is 23.63 dB against 22.50 dB for resizing to 16 x 16 and back (+1.13 dB; MSE
-#   0.0043 vs 0.0056), after 5 epochs (about a minute on a CPU).
-# - **Clustering: styles do not cluster in its latents.** KMeans on the autoencoder
-#   latents gives NMI 0.30, ARI 0.05 and purity 0.29: *below* raw 16 x 16 pixels (NMI
-#   0.35, ARI 0.07, purity 0.35) and far below the supervised StyleCNN embedding (NMI
-#   0.68, ARI 0.38, purity 0.72). An autoencoder trained to reproduce pixels keeps what
-#   costs most squared error (layout, colour, brightness, which the embedded paintings
-#   vary at random), not what tells styles apart; it does not get closer to the styles
-#   than the pixels it compresses.
-# - **Style by style** (a style "clusters" when most of its test images fall in one
-#   cluster that is mostly that style; 21 styles have enough test images to judge):
-#   none of the 21 does with the autoencoder or with raw pixels. With the autoencoder
-#   the closest are Naive_Art_Primitivism (67 % of its main cluster, but only 29 % of its
-#   images) and Baroque and Northern_Renaissance (about half of each in one cluster,
-#   but clusters made mostly of other styles); the most scattered are Rococo,
-#   High_Renaissance and Fauvism. The
-#   StyleCNN embedding, trained with the labels, clusters 8 of 21, led by
-#   Naive_Art_Primitivism, Cubism and Symbolism; even there Ukiyo_e, Color_Field_Painting
-#   and Minimalism stay scattered.
-# - So the students' impression ("styles do not cluster") holds here too, and now with
-#   numbers: unsupervised representations of pixels do not separate the styles, while
-#   a representation trained for the styles separates many of them. On the real
-#   WikiArt folders (`full` profile), re-run and read the new numbers above; the text
-#   here describes the demo run only.
+# Rendered from this run's results (`outputs/03_part2_autoencoder/results.json`):
+
+# %%
+pct = results.pct
+scores = {name: {key: value for key, value in result.items() if key != "assignments"}
+          for name, result in clusterings.items()}
+ae_test, resize_test = autoencoder_run.test, autoencoder_run.baselines["test"]["resize"]
+gain_db = ae_test["psnr"] - resize_test["psnr"]
+styles_that_cluster = {name: [row["style"] for row in rows if row["clusters"]] for name, rows in cohesion.items()}
+judged = len(cohesion["autoencoder"])
+ae_nmi, pixel_nmi, cnn_nmi = (scores[name]["nmi"] for name in ("autoencoder", "pixels 16x16", "StyleCNN"))
+values = {"autoencoder": {**autoencoder.init_args, "compression_ratio": autoencoder.compression_ratio,
+                          "epochs": spec.epochs, "validation": autoencoder_run.validation, "test": ae_test},
+          "resize_baseline": autoencoder_run.baselines, "psnr_gain_db": gain_db, "clustering": scores,
+          "styles_that_cluster": styles_that_cluster, "styles_judged": judged, "style_cnn": style_cnn_source,
+          "n_clustered": len(cluster_set)}
+headline = (f"autoencoder test PSNR {ae_test['psnr']:.2f} dB vs {resize_test['psnr']:.2f} dB for resizing at the same "
+            f"compression ratio ({autoencoder.compression_ratio:g}); KMeans NMI: pixels {pixel_nmi:.2f}, autoencoder "
+            f"{ae_nmi:.2f}, supervised StyleCNN {cnn_nmi:.2f}; {len(styles_that_cluster['autoencoder'])} of {judged} "
+            f"styles cluster in the autoencoder's latents")
+results.save(NOTEBOOK, paths, profile, values, headline=headline)
+text = f"""
+Measured on {results.which_data(paths)}, profile `{profile.name}` ({len(cluster_set)} test images
+clustered, k = {scores['autoencoder']['k']}).
+{"**In the `smoke` profile these numbers mean nothing** (a few images per style, one epoch)." if profile.name == "smoke" else ""}
+
+- **Reconstruction.** At the same budget of numbers (compression ratio {autoencoder.compression_ratio:g}:
+  a {' x '.join(map(str, latent_shape))} latent for a 3 x {splits.image_size} x {splits.image_size} image) the
+  autoencoder's test PSNR is {ae_test['psnr']:.2f} dB against {resize_test['psnr']:.2f} dB for resizing to
+  {baseline_model.side} x {baseline_model.side} and back ({gain_db:+.2f} dB): it
+  {"beats" if gain_db > 0 else "does not beat"} the baseline that learns nothing.
+- **Clustering.** KMeans on the autoencoder latents gives NMI {ae_nmi:.2f}, ARI {scores['autoencoder']['ari']:.2f}
+  and purity {scores['autoencoder']['purity']:.2f}: {results.compare_words(ae_nmi, pixel_nmi, margin=0.02)}
+  raw {PIXEL_SIDE} x {PIXEL_SIDE} pixels (NMI {pixel_nmi:.2f}) and
+  {results.compare_words(ae_nmi, cnn_nmi, margin=0.02)} the supervised StyleCNN embedding (NMI {cnn_nmi:.2f},
+  {style_cnn_source}).
+- **Style by style** ({judged} styles have enough test images to judge): {len(styles_that_cluster['autoencoder'])}
+  cluster in the autoencoder's latents{': ' + ', '.join(styles_that_cluster['autoencoder']) if styles_that_cluster['autoencoder'] else ''},
+  {len(styles_that_cluster['pixels 16x16'])} in raw pixels and {len(styles_that_cluster['StyleCNN'])} in the StyleCNN
+  embedding.
+- **So:** {"styles do not cluster in an autoencoder's latents any better than in the pixels it compresses; a representation trained for the styles separates " + ("many" if len(styles_that_cluster['StyleCNN']) > judged // 4 else "some") + " of them." if ae_nmi <= pixel_nmi + 0.02 else "the autoencoder's latents cluster by style better than raw pixels, and the supervised embedding does " + ("better still." if cnn_nmi > ae_nmi + 0.02 else "no better.")}
+"""
+results.show(text)
 
 # %% [markdown]
 # ## Explore
@@ -289,18 +285,9 @@ plots.contingency_heatmap(cluster_labels, ae_result["assignments"], cluster_set.
 
 # %%
 explorer = widgets.cluster_explorer(features, cluster_labels, cluster_set.classes, seed=SEED,
-                                    tsne_max_iter=TSNE_MAX_ITER)
+                                    tsne_max_iter=settings["tsne_max_iter"])
 display(explorer.widget)
 explorer.redraw()
 
 # %%
-scores = {name: {key: value for key, value in result.items() if key != "assignments"}
-          for name, result in results.items()}
-summary = {"profile": profile.name, "dataset": paths.dataset, "synthetic_data": paths.synth is not None,
-           "autoencoder": {**autoencoder.init_args, "compression_ratio": autoencoder.compression_ratio,
-                           "epochs": AE_EPOCHS, **ae_metrics},
-           "resize_baseline": baseline_metrics, "clustering": scores,
-           "styles_that_cluster": {name: [row["style"] for row in rows if row["clusters"]]
-                                   for name, rows in cohesion.items()}}
-(outputs / "metrics.json").write_text(json.dumps(summary, indent=2))
-print(f"wrote {outputs}; whole notebook {time.perf_counter() - started:.0f} s")
+print(f"whole notebook {time.perf_counter() - started:.0f} s")

@@ -1,9 +1,14 @@
 """Checkpoints: complete, atomic, safe to load (weights_only), and never silently mislabelled."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from wikiart_core import models, train
+from wikiart_core import checkpoint, engine, models, tasks
+from wikiart_core.checkpoint import CheckpointError
+from wikiart_core.engine import TrainConfig
 
 
 class Stripes:
@@ -26,6 +31,13 @@ class Stripes:
         indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
         return self.images[indices].clone(), torch.as_tensor(self.targets)[indices]
 
+    def class_counts(self):
+        return {style: self.targets.count(i) for i, style in enumerate(self.classes)}
+
+
+def quiet(_line):
+    pass
+
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
@@ -36,15 +48,19 @@ def trained(single_torch_thread, tmp_path_factory):
     folder = tmp_path_factory.mktemp("run")
     torch.manual_seed(0)
     model = models.build("StyleCNN", n_classes=3, width=4, depth=2)
-    history = train.fit(model, Stripes(), Stripes(per_class=3, seed=1), epochs=2, batch_size=6, lr=3e-3, seed=11,
-                        device="cpu", progress=False, log=lambda line: None, checkpoint_dir=folder, profile="smoke")
+    history = engine.fit(model, tasks.Classification(), Stripes(), Stripes(per_class=3, seed=1),
+                         TrainConfig(epochs=2, batch_size=6, lr=3e-3, seed=11, device="cpu"), progress=False,
+                         log=quiet, checkpoint_dir=folder, meta={"profile": "smoke"})
     return folder, model, history
 
 
+# Everything a resume, a re-evaluation and a reader of the file need. The random state
+# of an epoch is derived from (seed, epoch), so the seed is all of it; a sampler with its
+# own generator (the balanced sampler) has that generator's state saved.
 REQUIRED_FIELDS = {
-    "format", "format_version", "model_class", "init_args", "state_dict", "classes", "image_size",
-    "normalisation", "optimizer", "scheduler", "epoch", "epochs", "history", "seed", "profile", "task",
-    "versions", "rng", "hyperparameters", "best",
+    "format", "format_version", "model_class", "init_args", "state_dict", "partial_state", "classes",
+    "image_size", "train_counts", "normalisation", "optimizer", "scheduler", "sampler_generator", "epoch",
+    "epochs", "history", "seed", "profile", "task", "loss", "augment", "versions", "hyperparameters", "best",
 }
 
 
@@ -55,11 +71,13 @@ def test_checkpoint_loads_weights_only_and_carries_every_field(trained):
     assert state["model_class"] == "StyleCNN" and state["init_args"] == model.init_args
     assert state["classes"] == Stripes.classes and state["image_size"] == 12
     assert state["epoch"] == 2 and state["epochs"] == 2 and state["seed"] == 11 and state["profile"] == "smoke"
-    assert state["task"] == "classify"
+    assert state["task"] == "classify" and state["loss"] == "CrossEntropyLoss" and state["augment"] == "art"
+    assert state["train_counts"] == {"Baroque": 6, "Cubism": 6, "Ukiyo_e": 6}
+    assert state["partial_state"] is False and state["sampler_generator"] is None  # the seeded shuffle
+    assert state["hyperparameters"]["lr"] == 3e-3 and state["hyperparameters"]["batch_size"] == 6
+    assert state["hyperparameters"]["amp"] is False  # CPU runs stay fp32
     assert state["normalisation"]["mean"] == pytest.approx(model.input_mean.flatten().tolist())
     assert set(state["versions"]) >= {"torch", "torchvision", "python", "wikiart_core"}
-    assert isinstance(state["rng"]["torch"], torch.Tensor)
-    assert {"numpy", "python", "cuda"} <= set(state["rng"])
     assert len(state["history"]["records"]) == 2 and state["history"] == history.to_dict() | {
         "checkpoint": state["history"]["checkpoint"]}
     assert state["optimizer"]["state"] and state["scheduler"]["last_epoch"] == 2 * 3
@@ -68,7 +86,7 @@ def test_checkpoint_loads_weights_only_and_carries_every_field(trained):
 
 def test_load_checkpoint_rebuilds_the_same_model(trained):
     folder, model, _ = trained
-    loaded, meta = train.load_checkpoint(folder / "last.pt")
+    loaded, meta = checkpoint.load_checkpoint(folder / "last.pt")
     assert type(loaded) is type(model) and not loaded.training
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
     assert "state_dict" not in meta and meta["classes"] == Stripes.classes
@@ -88,7 +106,7 @@ def test_best_checkpoint_follows_balanced_accuracy(trained):
 
 def test_save_is_atomic_when_interrupted_mid_write(tmp_path, monkeypatch):
     model = models.build("StyleCNN", n_classes=3, width=4, depth=1)
-    path = train.save_checkpoint(tmp_path / "last.pt", model, epoch=1, classes=Stripes.classes)
+    path = checkpoint.save_checkpoint(tmp_path / "last.pt", model, epoch=1, classes=Stripes.classes)
     before = path.read_bytes()
     real_save = torch.save
 
@@ -99,54 +117,124 @@ def test_save_is_atomic_when_interrupted_mid_write(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", save_then_fail)
     with pytest.raises(KeyboardInterrupt):
-        train.save_checkpoint(path, model, epoch=2, classes=Stripes.classes)
+        checkpoint.save_checkpoint(path, model, epoch=2, classes=Stripes.classes)
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert train.load_checkpoint(path)[1]["epoch"] == 1
+    assert checkpoint.load_checkpoint(path)[1]["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]  # no temporary file left
 
 
 def test_meta_that_would_need_pickle_is_refused(tmp_path):
     model = models.build("StyleCNN", n_classes=3, width=4, depth=1)
     with pytest.raises(TypeError, match=r"meta\['callback'\].*weights_only"):
-        train.save_checkpoint(tmp_path / "x.pt", model, callback=object())
+        checkpoint.save_checkpoint(tmp_path / "x.pt", model, callback=object())
     assert not list(tmp_path.iterdir())
 
 
 def test_missing_corrupt_and_foreign_files_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothere.pt"):
-        train.load_checkpoint(tmp_path / "nothere.pt")
+        checkpoint.load_checkpoint(tmp_path / "nothere.pt")
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"\x00not a zip at all")
-    with pytest.raises(train.CheckpointError, match="corrupt.pt.*cannot be read"):
-        train.load_checkpoint(corrupt)
+    with pytest.raises(CheckpointError, match="corrupt.pt.*cannot be read"):
+        checkpoint.load_checkpoint(corrupt)
     truncated = tmp_path / "truncated.pt"
     model = models.build("StyleCNN", n_classes=3, width=4, depth=1)
-    good = train.save_checkpoint(tmp_path / "good.pt", model).read_bytes()
+    good = checkpoint.save_checkpoint(tmp_path / "good.pt", model).read_bytes()
     truncated.write_bytes(good[: len(good) // 2])
-    with pytest.raises(train.CheckpointError, match="truncated.pt"):
-        train.load_checkpoint(truncated)
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        checkpoint.load_checkpoint(truncated)
     foreign = tmp_path / "foreign.pt"
     torch.save({"weights": torch.zeros(2)}, foreign)
-    with pytest.raises(train.CheckpointError, match="foreign.pt.*not a wikiart_core checkpoint"):
-        train.load_checkpoint(foreign)
+    with pytest.raises(CheckpointError, match="foreign.pt.*not a wikiart_core checkpoint"):
+        checkpoint.load_checkpoint(foreign)
 
 
-def test_resume_refuses_a_different_model(trained):
+def test_resume_refuses_a_different_model_or_task(trained):
     folder, _, _ = trained
     other = models.build("StyleCNN", n_classes=3, width=8, depth=2)
-    with pytest.raises(train.CheckpointError, match=r"different setup.*init_args"):
-        train.fit(other, Stripes(), epochs=3, device="cpu", progress=False, log=lambda line: None,
-                  resume=folder / "last.pt")
+    with pytest.raises(CheckpointError, match=r"different setup.*init_args"):
+        engine.fit(other, tasks.Classification(), Stripes(), None, TrainConfig(epochs=3, device="cpu"),
+                   progress=False, log=quiet, resume=folder / "last.pt")
+    same = models.build("StyleCNN", n_classes=3, width=4, depth=2)
+    with pytest.raises(CheckpointError, match=r"different setup.*task 'classify' vs 'reconstruct'"):
+        engine.fit(same, tasks.Reconstruction(), Stripes(), None, TrainConfig(epochs=3, device="cpu"),
+                   progress=False, log=quiet, resume=folder / "last.pt")
 
 
 def test_check_classes_names_the_differing_styles():
     styles = ["Baroque", "Cubism", "Ukiyo_e"]
-    train.check_classes(styles, list(styles))
+    checkpoint.check_classes(styles, list(styles))
     with pytest.raises(ValueError, match=r"not in the data: \['Ukiyo_e'\].*not in the checkpoint: \['Pop_Art'\]"):
-        train.check_classes(styles, ["Baroque", "Cubism", "Pop_Art"])
+        checkpoint.check_classes(styles, ["Baroque", "Cubism", "Pop_Art"])
     with pytest.raises(ValueError, match=r"different order.*Baroque \(0 -> 1\).*Cubism \(1 -> 0\)"):
-        train.check_classes(styles, ["Cubism", "Baroque", "Ukiyo_e"])
-    train.check_classes(styles, ["Cubism", "Baroque", "Ukiyo_e"], order_matters=False)
+        checkpoint.check_classes(styles, ["Cubism", "Baroque", "Ukiyo_e"])
+    checkpoint.check_classes(styles, ["Cubism", "Baroque", "Ukiyo_e"], order_matters=False)
     with pytest.raises(ValueError, match=r"not in the data: \['Cubism'\]"):
-        train.check_classes(styles, ["Baroque", "Ukiyo_e"], order_matters=False)
+        checkpoint.check_classes(styles, ["Baroque", "Ukiyo_e"], order_matters=False)
+
+
+class _RunsCode:
+    """An object whose unpickling would call a function: touch a marker file."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return Path.touch, (self.marker,)
+
+
+def test_a_file_that_would_run_code_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "code_ran"
+    path = tmp_path / "evil.pt"
+    torch.save({"format": checkpoint.CHECKPOINT_FORMAT, "payload": _RunsCode(marker)}, path)
+    with pytest.raises(CheckpointError, match="evil.pt.*cannot be read"):
+        checkpoint.read_checkpoint(path)
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        checkpoint.load_checkpoint(path)
+    assert not marker.exists()  # weights_only=True: the function was never called
+
+
+class _HalfFrozen(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.init_args = {}
+        self.backbone = nn.Linear(4, 4)
+        self.head = nn.Linear(4, 2)
+        self.norm = nn.BatchNorm1d(2)
+        self.backbone.requires_grad_(False)
+
+
+def test_models_with_frozen_parts_save_only_the_trained_part(tmp_path):
+    model = _HalfFrozen()
+    assert checkpoint.is_partial(model)
+    state = checkpoint.trainable_state(model)
+    assert set(state) == {"head.weight", "head.bias", "norm.weight", "norm.bias", "norm.running_mean",
+                          "norm.running_var", "norm.num_batches_tracked"}
+    assert all(tensor.device.type == "cpu" for tensor in state.values())
+    path = checkpoint.save_checkpoint(tmp_path / "partial.pt", model)
+    saved = checkpoint.read_checkpoint(path)
+    assert saved["partial_state"] is True and set(saved["state_dict"]) == set(state)
+    with pytest.raises(CheckpointError, match="frozen weights.*strict=False"):
+        checkpoint.load_checkpoint(path)
+    full = models.build("StyleCNN", n_classes=3, width=4, depth=1)
+    assert not checkpoint.is_partial(full) and set(checkpoint.trainable_state(full)) == set(full.state_dict())
+
+
+def test_plain_turns_common_values_into_weights_only_safe_ones(tmp_path):
+    from dataclasses import dataclass
+
+    @dataclass
+    class Settings:
+        lr: float
+        folder: Path
+
+    values = checkpoint.plain({"array": np.arange(3), "number": np.float32(0.5), "path": tmp_path,
+                               "settings": Settings(1e-3, tmp_path), "nested": ({"a": (1, 2)},), 3: "int key",
+                               "device": torch.device("cpu")})
+    assert torch.equal(values["array"], torch.arange(3)) and values["number"] == 0.5
+    assert values["path"] == str(tmp_path) and values["settings"] == {"lr": 1e-3, "folder": str(tmp_path)}
+    assert values["nested"] == [{"a": [1, 2]}] and values[3] == "int key" and values["device"] == "cpu"
+    model = models.build("StyleCNN", n_classes=3, width=4, depth=1)
+    path = checkpoint.save_checkpoint(tmp_path / "plain.pt", model, extra=values)
+    assert torch.load(path, weights_only=True)["extra"]["settings"]["lr"] == 1e-3

@@ -127,3 +127,30 @@ def test_profiles(monkeypatch):
     assert config.get_profile("full").image_size > config.get_profile("demo").image_size
     with pytest.raises(ConfigError, match="Unknown profile 'huge'"):
         config.get_profile("huge")
+
+
+def test_every_profile_sizes_every_run():
+    from wikiart_core import experiment, models
+
+    for name, profile in config.PROFILES.items():
+        assert profile.name == name
+        assert profile.epochs >= 1 and profile.batch_size >= 1 and profile.seeds >= 1
+        assert profile.seed_list == list(range(profile.seeds))
+        assert 0.0 < profile.validation_fraction < 1.0
+        assert profile.lr_grid and all(lr > 0 for lr in profile.lr_grid) and len(set(profile.lr_grid)) == len(
+            profile.lr_grid)
+        # the settings build the models they are for
+        models.build("StyleCNN", n_classes=3, **profile.style_cnn)
+        assert {"image_size", "width", "depth", "epochs", "lr"} <= set(profile.imbalance)
+        assert {"base_channels", "depth", "latent_channels", "epochs", "lr", "batch_size", "max_points",
+                "tsne_max_iter", "min_style_images"} <= set(profile.autoencoder)
+        models.build("ConvAutoencoder", image_size=profile.image_size,
+                     **{key: profile.autoencoder[key] for key in ("base_channels", "depth", "latent_channels")})
+        experiment.RunSpec(model="stylecnn", model_args=profile.style_cnn, epochs=profile.epochs,
+                           lr=profile.lr_grid[0], batch_size=profile.batch_size).train_config().check()
+    smoke, demo, full = (config.PROFILES[name] for name in ("smoke", "demo", "full"))
+    assert smoke.epochs <= demo.epochs <= full.epochs and smoke.image_size <= demo.image_size <= full.image_size
+    assert smoke.max_train_per_class is not None and full.max_train_per_class is None
+    changed = smoke.replace(epochs=smoke.epochs + 4)  # a copy: the profile itself is frozen
+    assert changed.epochs == smoke.epochs + 4 and changed.lr_grid == smoke.lr_grid
+    assert config.PROFILES["smoke"] is smoke and changed is not smoke

@@ -9,6 +9,8 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, p
 
 from wikiart_core import data, evaluate, models
 
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
 CLASSES = ["A", "B", "C", "D"]
 
 
@@ -63,15 +65,29 @@ def test_stratified_balanced_accuracy_is_one_over_c_when_all_styles_are_present(
 
 
 def test_results_table_lists_models_then_baselines_in_percent():
-    rows = {"StyleCNN": {"accuracy": 0.5123, "balanced_accuracy": 0.4, "macro_f1": 0.39}}
+    # Validation and test side by side; a split a run was not scored on shows "-".
+    rows = {"StyleCNN": {"validation": {"accuracy": 0.6, "balanced_accuracy": 0.45, "macro_f1": 0.41},
+                         "test": {"accuracy": 0.5123, "balanced_accuracy": 0.4, "macro_f1": 0.39}},
+            "SeedCNN": {"validation": {"accuracy": 0.3, "balanced_accuracy": 0.2, "macro_f1": 0.1}}}
     base = evaluate.baselines({"A": 6, "B": 3, "C": 1}, [0, 0, 1, 1, 1, 2], ["A", "B", "C"])
-    table = evaluate.results_table(rows, base)
+    table = evaluate.results_table(rows, {"validation": base, "test": base})
     lines = table.splitlines()
-    assert "accuracy" in lines[0] and "macro-F1" in lines[0]
-    assert lines[2].startswith("StyleCNN") and "51.2%" in lines[2] and "40.0%" in lines[2]
+    assert "validation" in lines[0] and "test" in lines[0]
+    assert lines[0].index("validation") < lines[0].index("test")
+    assert lines[1].count("acc.") == 4 and lines[1].count("macro-F1") == 2
+    style_cnn = next(line for line in lines if line.startswith("StyleCNN"))
+    # validation cells first, then test
+    assert style_cnn.split()[1:] == ["60.0%", "45.0%", "41.0%", "51.2%", "40.0%", "39.0%"]
+    seed_cnn = next(line for line in lines if line.startswith("SeedCNN"))
+    assert seed_cnn.split()[1:] == ["30.0%", "20.0%", "10.0%", "-", "-", "-"]
     assert "baseline: always A" in table and "33.3%" in table
+    assert "baseline: stratified random" in table
     assert table.index("StyleCNN") < table.index("baseline")
     assert len({len(line) for line in lines}) == 1  # fixed width
+    # Baselines given for one split only: the other split's cells are "-".
+    test_only = evaluate.results_table(rows, {"test": base}).splitlines()
+    majority = next(line for line in test_only if line.startswith("baseline: always A"))
+    assert majority.split()[3:] == ["-", "-", "-", "33.3%", "33.3%", "16.7%"]
 
 
 class _ArrayDataset:

@@ -1,5 +1,6 @@
 """Class-imbalance options: weight formulas, the balanced sampler, logit adjustment,
 configure() and the multi-seed comparison."""
+import json
 import math
 
 import numpy as np
@@ -7,10 +8,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from wikiart_core import imbalance
+from wikiart_core import data, engine, experiment, imbalance, models, tasks
 from wikiart_core.imbalance import (LogitAdjustedLoss, WeightedCrossEntropyLoss, balanced_sampler,
                                     class_weights_effective_number, class_weights_inverse_frequency,
                                     class_weights_normalised_inverse_frequency, class_weights_reciprocal)
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def single_library_thread():
+    """One BLAS and OpenMP thread (scikit-learn's logistic regressions, KMeans, t-SNE):
+    on two shared cores a busy neighbour makes their spinning threads wait on each
+    other (10 s for a 30-point t-SNE, 4 s for the colour baseline, instead of 0.05 s
+    and 0.5 s). conftest.py's single_torch_thread does the same for torch."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
 
 COUNTS = [6, 3, 1]  # N = 10, C = 3
 
@@ -112,55 +127,142 @@ def test_logit_adjusted_loss_is_cross_entropy_on_shifted_logits():
 
 def test_configure_returns_the_pieces_for_each_method():
     targets = [0] * 6 + [1] * 3 + [2]
-    assert set(imbalance.METHODS) == {"none", "weighted_normalised", "weighted_inverse", "weighted_reciprocal",
-                                      "effective_number", "balanced_sampler", "logit_adjust"}
+    assert set(imbalance.METHODS) == {"none", "class_weights", "effective_number", "balanced_sampler", "logit_adjust"}
     assert imbalance.configure("none", COUNTS, targets) == (None, None)
-    expected_weights = {"weighted_normalised": class_weights_normalised_inverse_frequency(COUNTS),
-                        "weighted_inverse": class_weights_inverse_frequency(COUNTS),
-                        "weighted_reciprocal": class_weights_reciprocal(COUNTS),
-                        "effective_number": class_weights_effective_number(COUNTS)}
-    for method, weights in expected_weights.items():
-        loss, sampler = imbalance.configure(method, COUNTS, targets)
+    # class_weights: the report's three formulas, picked with formula=
+    expected_weights = {"normalised": class_weights_normalised_inverse_frequency(COUNTS),
+                        "inverse": class_weights_inverse_frequency(COUNTS),
+                        "reciprocal": class_weights_reciprocal(COUNTS)}
+    assert set(imbalance.WEIGHT_FORMULAS) == set(expected_weights)
+    for formula, weights in expected_weights.items():
+        loss, sampler = imbalance.configure("class_weights", COUNTS, targets, formula=formula)
         assert isinstance(loss, WeightedCrossEntropyLoss) and sampler is None
         assert torch.allclose(loss.weights, weights)
+    default_loss, _ = imbalance.configure("class_weights", COUNTS, targets)
+    assert torch.allclose(default_loss.weights, expected_weights["normalised"])
+    loss, sampler = imbalance.configure("effective_number", COUNTS, targets, beta=0.9)
+    assert isinstance(loss, WeightedCrossEntropyLoss) and sampler is None
+    assert torch.allclose(loss.weights, class_weights_effective_number(COUNTS, beta=0.9))
     loss, sampler = imbalance.configure("balanced_sampler", COUNTS, targets, seed=5)
     assert loss is None and isinstance(sampler, torch.utils.data.WeightedRandomSampler)
     assert list(sampler) == list(balanced_sampler(targets, seed=5))
-    loss, sampler = imbalance.configure("logit_adjust", COUNTS, targets, tau=0.5)
+    loss, sampler = imbalance.configure("logit_adjust", COUNTS, targets, tau=0.5, label_smoothing=0.1)
     assert isinstance(loss, LogitAdjustedLoss) and sampler is None and loss.tau == 0.5
+    assert loss.label_smoothing == 0.1
     with pytest.raises(ValueError, match="unknown imbalance method"):
         imbalance.configure("focal", COUNTS, targets)
+    with pytest.raises(ValueError, match="unknown weight formula"):
+        imbalance.configure("class_weights", COUNTS, targets, formula="squared")
     with pytest.raises(ValueError, match="targets"):
         imbalance.configure("balanced_sampler", COUNTS, None)
+
+
+class _Imbalanced:
+    """In-memory dataset with the WikiArtDataset batch interface: 3 styles, 12/6/2 images."""
+
+    classes = ["Baroque", "Cubism", "Rococo"]
+    image_size = 12
+
+    def __init__(self):
+        generator = torch.Generator().manual_seed(0)
+        self.targets = [0] * 12 + [1] * 6 + [2] * 2
+        self.images = (torch.rand(len(self.targets), 3, 12, 12, generator=generator) * 255).to(torch.uint8)
+        for index, label in enumerate(self.targets):
+            self.images[index, label] //= 3  # a darker channel per style
+
+    def __len__(self):
+        return len(self.targets)
+
+    def get_batch(self, indices):
+        indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
+        return self.images[indices].clone(), torch.as_tensor(self.targets)[indices]
+
+    def class_counts(self):
+        return {style: self.targets.count(i) for i, style in enumerate(self.classes)}
+
+
+def test_the_three_weight_formulas_train_the_same_model():
+    # PyTorch's weighted mean divides by the batch's weight sum: a constant factor on the
+    # weights cancels, so N/(n_c C), N/n_c and 1/n_c give the same run.
+    data = _Imbalanced()
+    trained = {}
+    for formula in imbalance.WEIGHT_FORMULAS:
+        loss, _ = imbalance.configure("class_weights", data.class_counts(), data.targets, formula=formula)
+        torch.manual_seed(0)
+        model = models.build("StyleCNN", n_classes=3, width=4, depth=2)
+        history = engine.fit(model, tasks.Classification(loss), data, None,
+                             engine.TrainConfig(epochs=2, batch_size=8, lr=3e-3, device="cpu"),
+                             progress=False, log=lambda line: None)
+        trained[formula] = (model.state_dict(), history.column("train_loss"))
+    reference_state, reference_losses = trained["normalised"]
+    for formula, (state, losses) in trained.items():
+        assert losses == pytest.approx(reference_losses, rel=1e-5), formula
+        for name, tensor in state.items():
+            torch.testing.assert_close(tensor, reference_state[name], atol=1e-4, rtol=1e-4, msg=formula)
 
 
 # --------------------------------------------------------------------------- comparison
 
 
+@pytest.fixture(scope="module")
+def splits(tiny_splits):
+    return data.make_splits(*tiny_splits)
 
-def test_compare_runs_methods_times_seeds_and_reports_mean_and_std(tiny_splits):
-    from wikiart_core import models
 
-    train, test = tiny_splits
+SMALL_SPEC = dict(model="stylecnn", model_args=dict(width=4, depth=2), epochs=1, batch_size=32, device="cpu",
+                  amp=False, augment="none")
+
+
+def test_compare_runs_methods_times_seeds_and_summarises_on_test(splits):
     lines = []
-    result = imbalance.compare(
-        ["none", "logit_adjust"], [0, 1], train, test,
-        model_factory=lambda: models.build("stylecnn", n_classes=len(train.classes), width=4, depth=2),
-        fit_kwargs=dict(epochs=1, batch_size=32, device="cpu", amp=False, augment=False),
-        progress=False, log=lines.append)
-    assert [(row["method"], row["seed"]) for row in result.rows] == [
-        ("none", 0), ("none", 1), ("logit_adjust", 0), ("logit_adjust", 1)]
+    result = imbalance.compare(["none", "logit_adjust"], [0, 1], splits, experiment.RunSpec(**SMALL_SPEC),
+                               progress=False, log=lines.append)
+    assert list(result.runs) == result.methods == ["none", "logit_adjust"]
     assert len(lines) == 4
-    summary = result.summary
+    for method, runs in result.runs.items():
+        assert [(r.spec.name, r.spec.imbalance, r.spec.seed) for r in runs] == [(method, method, 0),
+                                                                                (method, method, 1)]
+        for r in runs:  # scored on validation and once on test
+            assert r.validation["n_samples"] == len(splits.validation) and r.test["n_samples"] == len(splits.test)
+            assert r.y_true["test"] == splits.test.targets
+    assert result.classes == splits.classes
+    summary = result.summary("test")
     assert set(summary) == {"none", "logit_adjust"}
-    for method in summary:
-        values = [row["balanced_accuracy"] for row in result.rows if row["method"] == method]
-        assert math.isclose(summary[method]["balanced_accuracy"]["mean"], float(np.mean(values)))
-        assert math.isclose(summary[method]["balanced_accuracy"]["std"], float(np.std(values, ddof=1)))
-        assert 0.0 <= summary[method]["accuracy"]["mean"] <= 1.0
+    for method, runs in result.runs.items():
+        for metric in ("accuracy", "balanced_accuracy"):
+            values = summary[method][metric]
+            # the mean over seeds of the metric on the whole test split, inside its interval
+            assert values["mean"] == pytest.approx(np.mean([r.test[metric] for r in runs]))
+            assert 0.0 <= values["low"] <= values["mean"] <= values["high"] <= 1.0
+    assert result.best() == max(result.runs, key=lambda m: np.mean([r.validation["balanced_accuracy"]
+                                                                  for r in result.runs[m]]))
+    comparison = result.against("none")
+    assert set(comparison) == {"logit_adjust"}
+    assert comparison["logit_adjust"]["difference"] == pytest.approx(
+        summary["logit_adjust"]["balanced_accuracy"]["mean"] - summary["none"]["balanced_accuracy"]["mean"])
+    assert comparison["logit_adjust"]["verdict"] in ("better", "worse", "no clear difference")
     table = result.table()
-    assert "±" in table and "logit_adjust" in table and "baseline: always" in table
-    assert set(result.per_class_recall["none"]) == set(train.classes)
-    assert result.best("balanced_accuracy") in summary
+    for words in ("none", "logit_adjust", "val. bal. acc.", "always", "stratified random", "colour statistics",
+                  "mean over 2 seeds [0, 1]"):
+        assert words in table, words
+    assert set(result.per_class_recall()["none"]) == set(splits.classes)
+    assert set(result.baselines) == {"validation", "test"}
+    json.dumps(result.to_dict())  # plain values only
     with pytest.raises(ValueError, match="unknown"):
-        imbalance.compare(["focal"], [0], train, test, model_factory=lambda: None, progress=False)
+        imbalance.compare(["focal"], [0], splits, experiment.RunSpec(**SMALL_SPEC), progress=False)
+
+
+def test_best_is_chosen_on_validation_not_on_test():
+    def finished(method, seed, validation, test):
+        return experiment.RunResult(spec=experiment.RunSpec(name=method, imbalance=method, seed=seed),
+                                    history=engine.History(), validation={"balanced_accuracy": validation},
+                                    test={"balanced_accuracy": test})
+
+    # class_weights wins on validation, logit_adjust on test: the choice must be class_weights.
+    result = imbalance.ComparisonResult(runs={
+        "none": [finished("none", 0, 0.30, 0.30), finished("none", 1, 0.32, 0.31)],
+        "class_weights": [finished("class_weights", 0, 0.50, 0.20), finished("class_weights", 1, 0.48, 0.22)],
+        "logit_adjust": [finished("logit_adjust", 0, 0.40, 0.90), finished("logit_adjust", 1, 0.42, 0.88)],
+    }, classes=["A", "B"])
+    assert result.best() == "class_weights"
+    assert result.best("balanced_accuracy") == "class_weights"

@@ -1,8 +1,12 @@
 """Shapes and contracts of wikiart_core.models (tiny inputs: seconds on a CPU)."""
+from pathlib import Path
+
 import pytest
 import torch
 
 from wikiart_core import models
+
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.mark.parametrize("image_size, side", [(416, 105), (32, 9), (64, 17), (224, 57)])
@@ -48,13 +52,58 @@ def test_style_cnn_logits_and_embedding_shapes(image_size, stem_stride):
     assert model.embedding_dim == 32
 
 
-def test_style_cnn_uses_no_pretrained_weights_and_is_seeded():
+def _forbidden(*args, **kwargs):
+    raise AssertionError("a model tried to load weights from a file or the internet")
+
+
+def test_models_are_built_without_loading_any_weights(monkeypatch):
+    # Everything that could fetch or read pretrained weights raises while the models are
+    # built: they must come out of their constructors with fresh random weights only.
+    import torchvision.models._api as torchvision_weights
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", _forbidden)
+    monkeypatch.setattr(torch.hub, "load", _forbidden)
+    monkeypatch.setattr(torch, "load", _forbidden)
+    monkeypatch.setattr(torchvision_weights, "load_state_dict_from_url", _forbidden)
+    built = [models.StyleCNN(n_classes=5, width=8, depth=2), models.SeedCNN(n_classes=5, image_size=32),
+             models.build("stylecnn", n_classes=5, width=4, depth=2), models.build("SeedCNN", image_size=32),
+             models.ConvAutoencoder(image_size=16, base_channels=4, depth=2)]
+    for model in built:
+        assert sum(p.numel() for p in model.parameters()) > 0
+        x = torch.rand(2, 3, 32, 32) if not isinstance(model, models.ConvAutoencoder) else torch.rand(2, 3, 16, 16)
+        assert torch.isfinite(model.eval()(x)).all()
+
+
+# Patterns that would mean pretrained weights in the classification and autoencoder code.
+PRETRAINED_PATTERNS = ("load_state_dict_from_url", "torch.hub", "pretrained=True", "weights=")
+
+
+def test_the_package_source_never_asks_for_pretrained_weights():
+    # Part 3 (the generator) may use pretrained weights; everything else may not.
+    package = Path(models.__file__).resolve().parent
+    sources = sorted(package.glob("*.py")) + sorted(p for p in (package / "parts").glob("*.py")
+                                                    if "part3" not in p.name)
+    assert package / "models.py" in sources and len(sources) > 10
+    found = [f"{path.relative_to(package)}:{number}: {line.strip()}"
+             for path in sources
+             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if any(pattern in line for pattern in PRETRAINED_PATTERNS)]
+    assert found == [], "pretrained weights requested:\n" + "\n".join(found)
+
+
+def test_style_cnn_initial_weights_follow_the_seed():
     torch.manual_seed(0)
     a = models.StyleCNN(width=8, depth=2)
     torch.manual_seed(0)
     b = models.StyleCNN(width=8, depth=2)
+    torch.manual_seed(1)
+    c = models.StyleCNN(width=8, depth=2)
     for pa, pb in zip(a.state_dict().values(), b.state_dict().values()):
         assert torch.equal(pa, pb)
+    differing = [name for name, pa in a.named_parameters() if not torch.equal(pa, dict(c.named_parameters())[name])]
+    # every convolution and the head are drawn anew (batch-norm scales start at 1 either way)
+    assert "head.weight" in differing and "stem.0.weight" in differing
+    assert all(name in differing for name, p in a.named_parameters() if p.ndim == 4)
 
 
 @pytest.mark.parametrize("name", ["SeedCNN", "StyleCNN"])

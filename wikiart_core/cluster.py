@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from threadpoolctl import threadpool_limits
+
 from . import evaluate
 
 # --------------------------------------------------------------------------- the reconstruction baseline
@@ -187,7 +189,8 @@ def cluster_metrics(features: np.ndarray, labels: Sequence[int], k: int | None =
     if not 1 <= k <= len(labels):
         raise ValueError(f"k must be between 1 and the number of items ({len(labels)}), got {k}")
     reduced = reduce(features, pca_dims, seed)
-    assignments = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit_predict(reduced)
+    with threadpool_limits(1):  # small matrices: BLAS threads cost more than they save
+        assignments = KMeans(n_clusters=k, n_init="auto", random_state=seed).fit_predict(reduced)
     return {
         "nmi": float(normalized_mutual_info_score(labels, assignments)),
         "ari": float(adjusted_rand_score(labels, assignments)),
@@ -276,8 +279,9 @@ def embed_2d(features: np.ndarray, method: str = "pca", seed: int = 0, *, perple
     if n < 4:
         raise ValueError(f"t-SNE needs at least 4 points, got {n}")
     perplexity = float(min(perplexity, max(1.0, (n - 1) / 3)))
-    return TSNE(n_components=2, perplexity=perplexity, init="pca", max_iter=max_iter,
-                random_state=seed).fit_transform(reduced)
+    with threadpool_limits(1):
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", max_iter=max_iter,
+                    random_state=seed).fit_transform(reduced)
 
 
 def fixed_examples(dataset, per_style: int = 1) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -209,14 +209,20 @@ def load_paths(path: str | os.PathLike | None = None, dataset: str | None = None
 
 @dataclass(frozen=True)
 class Profile:
-    """How big a run is. Notebooks read every size from here, so one word switches
-    a notebook from the tests' seconds-long run to the report's real one.
+    """How big a run is: the one source of sizes. Notebooks and the command line read
+    every size from here, so one word switches a notebook from the tests' seconds-long
+    run to the report's real one.
 
-    image_size: side of the square images fed to the models, pixels.
+    image_size: side of the square images fed to the classifiers, pixels.
     max_train_per_class / max_test_per_class: cap on images per style (None: all).
-    epochs / batch_size: classifier training.
-    seeds: how many seeds the multi-seed comparisons use.
-    extra: settings that later parts add (autoencoder epochs, LoRA steps, ...).
+    validation_fraction: share of each style's training images held out for validation.
+    epochs / batch_size: classifier training; SeedCNN and StyleCNN get the same epochs.
+    lr_grid: learning rates tried per model, the one with the best validation score kept.
+    seeds: how many seeds the multi-seed comparisons use (0, 1, ...).
+    style_cnn: StyleCNN's constructor arguments (width, depth, stem_stride).
+    imbalance: notebook 02's comparison (image_size, width, depth, epochs, lr).
+    autoencoder: notebook 03's autoencoder (base_channels, depth, latent_channels, epochs,
+        lr, batch_size) and clustering settings (max_points, tsne_max_iter, min_style_images).
     """
 
     name: str
@@ -226,19 +232,40 @@ class Profile:
     epochs: int
     batch_size: int
     seeds: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    lr_grid: tuple[float, ...]
+    style_cnn: dict[str, Any]
+    imbalance: dict[str, Any]
+    autoencoder: dict[str, Any]
+    validation_fraction: float = 0.1
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds))
 
     def replace(self, **changes: Any) -> "Profile":
         return dataclasses.replace(self, **changes)
 
 
 PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", image_size=32, max_train_per_class=8, max_test_per_class=4,
-                     epochs=1, batch_size=32, seeds=2),
-    "demo": Profile("demo", image_size=64, max_train_per_class=None, max_test_per_class=None,
-                    epochs=8, batch_size=64, seeds=3),
-    "full": Profile("full", image_size=224, max_train_per_class=None, max_test_per_class=None,
-                    epochs=40, batch_size=128, seeds=3),
+    "smoke": Profile("smoke", image_size=32, max_train_per_class=8, max_test_per_class=4, epochs=1, batch_size=32,
+                     seeds=2, lr_grid=(1e-3, 3e-3), style_cnn=dict(width=8, depth=3, stem_stride=2),
+                     imbalance=dict(image_size=32, width=4, depth=2, epochs=1, lr=3e-3),
+                     autoencoder=dict(base_channels=8, depth=2, latent_channels=3, epochs=1, lr=3e-3, batch_size=16,
+                                      max_points=1500, tsne_max_iter=250, min_style_images=3)),
+    # demo: all five notebooks in minutes on two CPU cores (a stride-4 "patchify" stem, width 16).
+    "demo": Profile("demo", image_size=64, max_train_per_class=None, max_test_per_class=None, epochs=10,
+                    batch_size=64, seeds=5, lr_grid=(3e-3, 1e-2, 3e-2),
+                    style_cnn=dict(width=16, depth=4, stem_stride=4),
+                    imbalance=dict(image_size=32, width=12, depth=3, epochs=6, lr=3e-3),
+                    autoencoder=dict(base_channels=16, depth=2, latent_channels=3, epochs=5, lr=3e-3, batch_size=16,
+                                     max_points=1500, tsne_max_iter=750, min_style_images=5)),
+    # full: the GPU server on the real data.
+    "full": Profile("full", image_size=224, max_train_per_class=None, max_test_per_class=None, epochs=30,
+                    batch_size=128, seeds=5, lr_grid=(1e-3, 3e-3, 1e-2),
+                    style_cnn=dict(width=32, depth=4, stem_stride=2),
+                    imbalance=dict(image_size=128, width=32, depth=4, epochs=20, lr=2e-3),
+                    autoencoder=dict(base_channels=32, depth=3, latent_channels=12, epochs=30, lr=2e-3, batch_size=64,
+                                     max_points=1500, tsne_max_iter=1000, min_style_images=5)),
 }
 DEFAULT_PROFILE = "demo"
 

@@ -4,7 +4,7 @@
 Its label mapping is the *sorted* list of style folders, or exactly the ``classes``
 it is given, so the test split always uses the train split's mapping. (The course
 code built the mapping with ``list(set(...))``, whose order changes with Python's
-hash seed: see :func:`original_label_mapping`.)
+hash seed: see ``wikiart_core.parts.bonus_a``.)
 
 Images are decoded once with Pillow (JPEG draft mode, EXIF orientation, any mode →
 RGB, resized to ``image_size``) in parallel threads, and kept as uint8 in a
@@ -142,17 +142,6 @@ def list_style_folders(root: Path) -> list[str]:
                   if entry.is_dir() and not entry.name.startswith("."))
 
 
-def original_label_mapping(root: str | os.PathLike) -> dict[str, int]:
-    """The course code's label mapping, kept to show the bug: ``list(set(...))``
-    over an ``os.walk``. A set's iteration order depends on ``PYTHONHASHSEED``,
-    so the style → index map changes between Python processes. Do not use."""
-    styles = []
-    for dirpath, _dirnames, filenames in os.walk(root):
-        for _filename in filenames:
-            styles.append(os.path.basename(dirpath))
-    return {style: index for index, style in enumerate(list(set(styles)))}
-
-
 def _scan(root: Path, classes: Sequence[str], unknown_styles: str) -> tuple[list[_ScannedFile], list[tuple[str, str]], set[int]]:
     """Every image-like file under each style folder, the files that cannot even be
     stat'ed, and the labels whose folder exists (for the empty-folder check)."""
@@ -186,6 +175,19 @@ def _scan(root: Path, classes: Sequence[str], unknown_styles: str) -> tuple[list
                     continue
                 files.append(_ScannedFile(path, label, stat.st_size, stat.st_mtime_ns))
     return files, refused, folders_present
+
+
+def folder_counts(root: str | os.PathLike, classes: Sequence[str]) -> dict[str, int]:
+    """Image-like files per style folder of ``root`` (no decoding: refused files count
+    too), in ``classes`` order; a missing folder counts 0. For tables that describe the
+    whole folder whatever the profile's caps."""
+    root = Path(root)
+    counts = {}
+    for style in classes:
+        folder = root / style
+        counts[style] = sum(1 for dirpath, _dirs, names in os.walk(folder) for name in names
+                            if _is_candidate(name)) if folder.is_dir() else 0
+    return counts
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -376,6 +378,18 @@ class WikiArtDataset(torch.utils.data.Dataset):
         view.paths = [self.paths[i] for i in indices]
         return view
 
+    def relabel(self, mapping: dict[str, int]) -> "WikiArtDataset":
+        """The same images labelled by another style -> label ``mapping`` (a view, no
+        copy): what a process that built ``mapping`` would have called each image."""
+        missing = [style for style in self.classes if style not in mapping]
+        if missing:
+            raise ValueError(f"the mapping has no label for style(s) {missing}")
+        view = self.subset(range(len(self)))
+        view.targets = [mapping[self.classes[label]] for label in self.targets]
+        view.classes = sorted(mapping, key=mapping.get)
+        view.class_to_idx = dict(mapping)
+        return view
+
     def limit_per_class(self, max_per_class: int | None, seed: int = 0) -> "WikiArtDataset":
         """At most ``max_per_class`` items of each style, picked at random with ``seed``
         (the smoke profile's way of making a tiny but complete dataset)."""
@@ -441,43 +455,106 @@ def ensure_dataset(paths, progress: bool = True) -> None:
     synth.ensure(root, progress=progress, **paths.synth)
 
 
-def load_splits(paths, image_size: int, *, max_train_per_class: int | None = None,
-                max_test_per_class: int | None = None, seed: int = 0,
-                progress: bool = True) -> tuple[WikiArtDataset, WikiArtDataset]:
-    """The train and test datasets of ``paths``, the test split built with the train
-    split's class list; generates the embedded data first if needed."""
+@dataclass(frozen=True)
+class Splits:
+    """The three splits of a run. ``validation`` is a seeded, stratified share of the
+    training folder (see :func:`stratified_validation`); it makes every choice (early
+    stopping, best.pt, learning rates, "the best method", the panel's live scores).
+    ``test`` is the test folder, scored once per finished run and never used to choose.
+    Unpacks as ``train, validation, test = splits``."""
+
+    train: WikiArtDataset
+    validation: WikiArtDataset
+    test: WikiArtDataset
+    validation_fraction: float
+    split_seed: int
+
+    def __iter__(self):
+        return iter((self.train, self.validation, self.test))
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.train.classes)
+
+    @property
+    def image_size(self) -> int:
+        return self.train.image_size
+
+    def validation_files(self, relative_to: str | os.PathLike | None = None) -> list[str]:
+        """The validation file list (recorded in checkpoints and results so the split
+        can be rebuilt), relative to the training folder by default."""
+        base = Path(relative_to or self.train.root)
+        return [os.path.relpath(path, base) for path in self.validation.paths]
+
+    def describe(self) -> dict:
+        """Plain sizes and settings, for results files."""
+        return {"n_train": len(self.train), "n_validation": len(self.validation), "n_test": len(self.test),
+                "validation_fraction": self.validation_fraction, "split_seed": self.split_seed,
+                "image_size": self.image_size}
+
+    def at_size(self, image_size: int, cache_dir: str | os.PathLike | None = None,
+                progress: bool = False) -> "Splits":
+        """The same files (same styles, same subsets) decoded at ``image_size``."""
+        if image_size == self.image_size:
+            return self
+        resized = []
+        for dataset in self:
+            full = WikiArtDataset(dataset.root, image_size=image_size, classes=self.classes, cache_dir=cache_dir,
+                                  unknown_styles="drop", progress=progress)
+            row_of = {path: row for row, path in enumerate(full.paths)}
+            missing = [path for path in dataset.paths if path not in row_of]
+            if missing:
+                raise DataError(f"{len(missing)} image(s) could not be re-read at {image_size} px, e.g. {missing[0]}")
+            resized.append(full.subset([row_of[path] for path in dataset.paths]))
+        return Splits(*resized, validation_fraction=self.validation_fraction, split_seed=self.split_seed)
+
+
+def stratified_validation(targets: Sequence[int], fraction: float = 0.1,
+                          seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Split item indices into (train, validation), style by style.
+
+    Each style with n >= 2 images gives round(fraction * n) of them to validation, at
+    least one and at most n - 1 (so it keeps one in train and one in validation); a
+    style with one image keeps it in train. The choice within a style is a permutation
+    seeded by ``seed`` and the style's label, so adding a style does not reshuffle the
+    others. Returns two sorted int64 arrays that together hold every index once."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"the validation fraction must be between 0 and 1, got {fraction}")
+    targets = np.asarray(targets, dtype=np.int64)
+    train_rows, validation_rows = [], []
+    for label in np.unique(targets):
+        members = np.flatnonzero(targets == label)
+        n = len(members)
+        n_validation = 0 if n < 2 else min(n - 1, max(1, round(fraction * n)))
+        shuffled = np.random.default_rng([int(seed), int(label)]).permutation(members)
+        validation_rows.append(shuffled[:n_validation])
+        train_rows.append(shuffled[n_validation:])
+    return (np.sort(np.concatenate(train_rows)) if train_rows else np.zeros(0, np.int64),
+            np.sort(np.concatenate(validation_rows)) if validation_rows else np.zeros(0, np.int64))
+
+
+def make_splits(train_folder: WikiArtDataset, test_folder: WikiArtDataset, *, validation_fraction: float = 0.1,
+                split_seed: int = 0, max_train_per_class: int | None = None,
+                max_test_per_class: int | None = None) -> Splits:
+    """:class:`Splits` from a decoded train folder and test folder: the profile's caps
+    first (seeded), then the stratified validation share of what is left of train."""
+    train_pool = train_folder.limit_per_class(max_train_per_class, split_seed)
+    train_rows, validation_rows = stratified_validation(train_pool.targets, validation_fraction, split_seed)
+    return Splits(train=train_pool.subset(train_rows), validation=train_pool.subset(validation_rows),
+                  test=test_folder.limit_per_class(max_test_per_class, split_seed),
+                  validation_fraction=validation_fraction, split_seed=split_seed)
+
+
+def load_splits(paths, image_size: int, *, validation_fraction: float = 0.1, split_seed: int = 0,
+                max_train_per_class: int | None = None, max_test_per_class: int | None = None,
+                progress: bool = True) -> Splits:
+    """Train, validation and test of ``paths`` (from :func:`wikiart_core.config.load_paths`)
+    at ``image_size`` px, the test split built with the train split's class list;
+    generates the embedded data first if needed. See :func:`make_splits`.
+    Unpack with ``train, validation, test = load_splits(...)``."""
     ensure_dataset(paths, progress=progress)
     train = WikiArtDataset(paths.train, image_size=image_size, cache_dir=paths.cache_dir, progress=progress)
     test = WikiArtDataset(paths.test, image_size=image_size, classes=train.classes, cache_dir=paths.cache_dir,
                           progress=progress)
-    return (train.limit_per_class(max_train_per_class, seed), test.limit_per_class(max_test_per_class, seed))
-
-
-# --------------------------------------------------------------------------- the label-mapping bug, shown
-
-
-def label_mapping_in_subprocess(root: str | os.PathLike, hash_seed: int, method: str = "original") -> dict[str, int]:
-    """Build a style → label map in a fresh Python process with ``PYTHONHASHSEED=hash_seed``.
-
-    ``method="original"`` uses the course code's ``list(set(...))`` (:func:`original_label_mapping`);
-    ``method="fixed"`` uses :class:`WikiArtDataset` (sorted folders). Each run of a
-    notebook or script is a new process with a new hash seed, which is how the
-    original mapping changed between training and testing."""
-    import subprocess
-    import sys
-
-    if method not in ("original", "fixed"):
-        raise ValueError("method must be 'original' or 'fixed'")
-    build = ("original_label_mapping(root)" if method == "original"
-             else "WikiArtDataset(root, image_size=8, progress=False).class_to_idx")
-    code = ("import json, sys, warnings; warnings.simplefilter('ignore')\n"
-            "from wikiart_core.data import original_label_mapping, WikiArtDataset\n"
-            f"root = sys.argv[1]\nprint(json.dumps({build}))")
-    env = dict(os.environ, PYTHONHASHSEED=str(hash_seed))
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = package_parent + os.pathsep + env.get("PYTHONPATH", "")
-    result = subprocess.run([sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True,
-                            check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"building the {method} mapping failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return make_splits(train, test, validation_fraction=validation_fraction, split_seed=split_seed,
+                       max_train_per_class=max_train_per_class, max_test_per_class=max_test_per_class)

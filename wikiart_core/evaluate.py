@@ -181,32 +181,45 @@ def baselines(train_counts: Mapping[str, int], y_true: Sequence[int], classes: S
     }
 
 
-_COLUMNS = (("accuracy", "accuracy"), ("balanced_accuracy", "balanced acc."), ("macro_f1", "macro-F1"))
+_COLUMNS = (("accuracy", "acc."), ("balanced_accuracy", "bal. acc."), ("macro_f1", "macro-F1"))
+_BASELINE_NAMES = {"majority": "always {style}", "stratified": "stratified random (expected)",
+                   "colour_statistics": "colour statistics (logistic regression)"}
 
 
-def results_table(rows: Mapping[str, Mapping[str, float]], baselines: Mapping[str, Mapping] | None = None) -> str:
-    """A fixed-width text table: one line per model in ``rows`` (name -> metrics dict
-    with accuracy, balanced_accuracy, macro_f1 as fractions), then the baselines
-    (the dict returned by :func:`baselines`), all as percentages with one decimal."""
+def results_table(rows: Mapping[str, Mapping[str, Mapping[str, float]]],
+                  baselines: Mapping[str, Mapping[str, Mapping]] | None = None) -> str:
+    """A fixed-width text table with validation and test side by side.
+
+    ``rows``: {model name: {"validation": metrics, "test": metrics}} (metrics with
+    accuracy, balanced_accuracy, macro_f1 as fractions; a missing split shows "-").
+    ``baselines``: {"validation": {...}, "test": {...}}, each {"majority": ...,
+    "stratified": ..., "colour_statistics": ...} as made by
+    ``experiment.classification_baselines``. Percentages with one decimal."""
+    splits = ("validation", "test")
     lines = []
     if baselines:
-        if "majority" in baselines:
-            lines.append((f"baseline: always {baselines['majority'].get('style', 'majority')}",
-                          baselines["majority"]))
-        if "stratified" in baselines:
-            lines.append(("baseline: stratified random (expected)", baselines["stratified"]))
+        for key, template in _BASELINE_NAMES.items():
+            per_split = {split: baselines.get(split, {}).get(key) for split in splits}
+            if any(per_split.values()):
+                style = next((v.get("style") for v in per_split.values() if v and v.get("style")), "majority")
+                lines.append((f"baseline: {template.format(style=style)}",
+                              {split: values or {} for split, values in per_split.items()}))
     entries = list(rows.items())
-    width = max([len("model")] + [len(name) for name, _ in entries + lines])
-    header = f"{'model':<{width}}" + "".join(f"{title:>15}" for _, title in _COLUMNS)
+    width = max([len("model")] + [len(name) for name, _ in entries + lines]) + 1
+    cell = 10
+    header_top = f"{'':<{width}}" + "".join(f"{split:-^{cell * len(_COLUMNS)}}" for split in splits)
+    header = f"{'model':<{width}}" + "".join(f"{title:>{cell}}" for _ in splits for _, title in _COLUMNS)
 
-    def line(name, metrics):
+    def line(name, by_split):
         cells = []
-        for key, _ in _COLUMNS:
-            value = metrics.get(key)
-            cells.append(f"{'-':>15}" if value is None else f"{100 * value:>14.1f}%")
+        for split in splits:
+            metrics = by_split.get(split) or {}
+            for key, _ in _COLUMNS:
+                value = metrics.get(key)
+                cells.append(f"{'-':>{cell}}" if value is None else f"{100 * value:>{cell - 1}.1f}%")
         return f"{name:<{width}}" + "".join(cells)
 
-    out = [header, "-" * len(header)] + [line(n, m) for n, m in entries]
+    out = [header_top, header, "-" * len(header)] + [line(n, m) for n, m in entries]
     if lines:
         if entries:
             out.append("-" * len(header))

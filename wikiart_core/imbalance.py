@@ -9,9 +9,10 @@ is why every comparison here reports balanced accuracy and macro-F1 next to accu
 The options, each one word for :func:`configure` (see :data:`METHODS`):
 
 - ``"none"``: plain cross-entropy.
-- ``"weighted_normalised"``, ``"weighted_inverse"``, ``"weighted_reciprocal"``:
-  class-weighted cross-entropy with the original report's three formulas, per class c
-  with n_c training images, N in all and C classes: N / (n_c C), N / n_c and 1 / n_c.
+- ``"class_weights"``: class-weighted cross-entropy. The original report's three
+  formulas, per class c with n_c training images, N in all and C classes,
+  N / (n_c C), N / n_c and 1 / n_c, are one method (see below); ``configure`` takes
+  ``formula=`` to pick one, and they train the same model.
 - ``"effective_number"``: class weights from the effective number of samples
   (Cui et al. 2019, "Class-Balanced Loss Based on Effective Number of Samples").
 - ``"balanced_sampler"``: plain cross-entropy, but every class is drawn equally often
@@ -34,15 +35,13 @@ learning rate by the same factor (1/n_c all but stops training, N/n_c can diverg
 and gradient clipping at a fixed norm interacts with it. Adam and AdamW divide each
 update by a running root-mean-square of the gradient, so a constant factor cancels
 (up to ``eps``), and AdamW's decoupled weight decay does not depend on the loss
-scale: with AdamW (what :func:`wikiart_core.train.fit` uses) the three formulas train
+scale: with AdamW (what :func:`wikiart_core.engine.fit` uses) the three formulas train
 the same either way. Only N / (n_c C) keeps the loss on the unweighted scale, which is
 why it is the one to use when writing the reduction by hand.
 """
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -54,9 +53,7 @@ Counts = Sequence[int] | Mapping[str, int] | np.ndarray | torch.Tensor
 
 METHODS: dict[str, str] = {
     "none": "plain cross-entropy, no correction",
-    "weighted_normalised": "class-weighted cross-entropy, weights N / (n_c * C)",
-    "weighted_inverse": "class-weighted cross-entropy, weights N / n_c",
-    "weighted_reciprocal": "class-weighted cross-entropy, weights 1 / n_c",
+    "class_weights": "class-weighted cross-entropy, weights N / (n_c C) (the report's three formulas are one loss)",
     "effective_number": "class-weighted cross-entropy, weights from the effective number of samples (Cui et al. 2019)",
     "balanced_sampler": "plain cross-entropy, classes drawn equally often (WeightedRandomSampler)",
     "logit_adjust": "cross-entropy on logits + tau * log(prior) during training (Menon et al. 2021)",
@@ -204,34 +201,40 @@ def balanced_sampler(targets: Sequence[int] | np.ndarray, num_samples: int | Non
                                                   replacement=True, generator=generator)
 
 
+WEIGHT_FORMULAS = {
+    "normalised": class_weights_normalised_inverse_frequency,   # N / (n_c C)
+    "inverse": class_weights_inverse_frequency,                 # N / n_c
+    "reciprocal": class_weights_reciprocal,                     # 1 / n_c
+}
+
+
 def configure(method: str, train_counts: Counts, targets: Sequence[int] | None = None, seed: int = 0, *,
-              beta: float = 0.999, tau: float = 1.0,
+              formula: str = "normalised", beta: float = 0.999, tau: float = 1.0,
               label_smoothing: float = 0.0) -> tuple[nn.Module | None, torch.utils.data.Sampler | None]:
-    """What to pass to ``fit(loss=..., sampler=...)`` for one of :data:`METHODS`.
+    """What a classification task needs (loss, sampler) for one of :data:`METHODS`.
 
     Args:
         method: a key of :data:`METHODS`.
         train_counts: training images per class in label order (e.g. ``train.class_counts()``).
         targets: the training labels (needed by ``"balanced_sampler"`` only).
         seed: the sampler's seed.
+        formula: for ``"class_weights"``: a key of :data:`WEIGHT_FORMULAS` (all give the
+            same loss with PyTorch's weighted mean).
         beta: for ``"effective_number"``; tau: for ``"logit_adjust"``.
-        label_smoothing: applied by the returned losses (``fit`` applies its own only
-            when ``loss`` is None, i.e. for ``"none"`` and ``"balanced_sampler"``).
+        label_smoothing: applied by the returned losses.
     Returns:
-        ``(loss or None, sampler or None)``; None means fit's default.
+        ``(loss or None, sampler or None)``; None means the task's default.
     """
     if method not in METHODS:
         raise ValueError(f"unknown imbalance method {method!r}; choose one of {list(METHODS)}")
-    weight_functions = {
-        "weighted_normalised": class_weights_normalised_inverse_frequency,
-        "weighted_inverse": class_weights_inverse_frequency,
-        "weighted_reciprocal": class_weights_reciprocal,
-        "effective_number": lambda counts: class_weights_effective_number(counts, beta),
-    }
+    if formula not in WEIGHT_FORMULAS:
+        raise ValueError(f"unknown weight formula {formula!r}; choose one of {list(WEIGHT_FORMULAS)}")
     if method == "none":
         return None, None
-    if method in weight_functions:
-        return WeightedCrossEntropyLoss(weight_functions[method](train_counts), label_smoothing), None
+    if method == "class_weights":
+        return WeightedCrossEntropyLoss(WEIGHT_FORMULAS[formula](train_counts), label_smoothing), None
+    if method == "effective_number":
+        return WeightedCrossEntropyLoss(class_weights_effective_number(train_counts, beta), label_smoothing), None
     if method == "balanced_sampler":
         if targets is None:
             raise ValueError("the balanced sampler needs the training labels: pass targets=train.targets")
@@ -244,163 +247,137 @@ def configure(method: str, train_counts: Counts, targets: Sequence[int] | None =
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (ddof=1; 0.0 for a single value)."""
-    array = np.asarray(values, dtype=np.float64)
-    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else 0.0
-
-
 @dataclass
 class ComparisonResult:
-    """The runs of :func:`compare`.
+    """The runs of :func:`compare`: one :class:`~wikiart_core.experiment.RunResult` per
+    (method, seed), every run scored on validation and, once, on test.
 
-    Attributes:
-        rows: one dict per run: method, seed, accuracy, balanced_accuracy, macro_f1,
-            final_train_loss, seconds.
-        classes: style names in label order.
-        per_class_recall_runs: {method: [{style: recall} per seed]}.
-        baselines: ``evaluate.baselines(...)`` for the test set (or None).
-    """
+    ``best`` is chosen on *validation*; intervals and comparisons are computed on test
+    with a bootstrap over test images and seeds (``wikiart_core.stats``)."""
 
-    rows: list[dict[str, Any]]
+    runs: dict[str, list]
     classes: list[str]
-    per_class_recall_runs: dict[str, list[dict[str, float]]] = field(default_factory=dict)
-    baselines: dict[str, Any] | None = None
+    n_resamples: int = 2000
 
     @property
     def methods(self) -> list[str]:
-        return list(dict.fromkeys(row["method"] for row in self.rows))
+        return list(self.runs)
 
     @property
-    def summary(self) -> dict[str, dict[str, dict[str, float]]]:
-        """{method: {metric: {"mean", "std", "n"}}} for accuracy, balanced accuracy,
-        macro-F1 and seconds per run (std: sample standard deviation over seeds)."""
-        result = {}
-        for method in self.methods:
-            rows = [row for row in self.rows if row["method"] == method]
-            result[method] = {}
-            for metric in METRICS + ("seconds",):
-                mean, std = _mean_std([row[metric] for row in rows])
-                result[method][metric] = {"mean": mean, "std": std, "n": len(rows)}
-        return result
-
-    @property
-    def per_class_recall(self) -> dict[str, dict[str, float]]:
-        """{method: {style: recall averaged over seeds}}."""
-        return {method: {style: float(np.mean([run[style] for run in runs])) for style in self.classes}
-                for method, runs in self.per_class_recall_runs.items()}
+    def baselines(self) -> dict:
+        first = next(iter(self.runs.values()))[0]
+        return first.baselines
 
     def best(self, metric: str = "balanced_accuracy") -> str:
-        """The method with the highest mean ``metric``."""
-        summary = self.summary
-        return max(summary, key=lambda method: summary[method][metric]["mean"])
+        """The method with the highest mean *validation* ``metric`` over seeds."""
+        return max(self.runs, key=lambda method: float(np.mean([r.validation[metric] for r in self.runs[method]])))
+
+    def summary(self, split: str = "test") -> dict[str, dict[str, dict[str, float]]]:
+        """{method: {metric: {"mean", "low", "high"}}}: the mean over seeds and a 95%
+        bootstrap interval over images and seeds, as fractions."""
+        from . import experiment, stats
+
+        result = {}
+        for method, runs in self.runs.items():
+            y_true, predictions = experiment.predictions_matrix(runs, split)
+            result[method] = {}
+            for metric in METRICS:
+                interval = stats.bootstrap_interval(y_true, predictions, metric=metric,
+                                                    n_resamples=self.n_resamples, seed=0)
+                result[method][metric] = {"mean": float(interval["mean"]), "low": float(interval["low"]),
+                                          "high": float(interval["high"])}
+        return result
+
+    def against(self, reference: str = "none", metric: str = "balanced_accuracy", split: str = "test") -> dict:
+        """{method: paired bootstrap of method minus ``reference``} on ``split``, the
+        same images and seeds for both (``stats.paired_bootstrap``)."""
+        from . import experiment, stats
+
+        y_true, reference_predictions = experiment.predictions_matrix(self.runs[reference], split)
+        comparisons = {}
+        for method, runs in self.runs.items():
+            if method == reference:
+                continue
+            _, predictions = experiment.predictions_matrix(runs, split)
+            comparisons[method] = stats.paired_bootstrap(y_true, predictions, reference_predictions, metric=metric,
+                                                         n_resamples=self.n_resamples, seed=0)
+        return comparisons
+
+    def per_class_recall(self, split: str = "test") -> dict[str, dict[str, float]]:
+        """{method: {style: recall averaged over seeds}}."""
+        return {method: {style: float(np.mean([r.test["per_class_recall"][style] if split == "test"
+                                               else r.validation["per_class_recall"][style] for r in runs]))
+                         for style in self.classes}
+                for method, runs in self.runs.items()}
 
     def table(self) -> str:
-        """Mean ± standard deviation over seeds per method (percent), seconds per run,
-        and the baselines below."""
-        summary = self.summary
-        seeds = sorted({row["seed"] for row in self.rows})
+        """Per method: mean validation balanced accuracy, then test accuracy, balanced
+        accuracy and macro-F1 as mean [95% interval] in percent; the baselines below."""
+        summary = self.summary("test")
+        seeds = sorted({r.spec.seed for runs in self.runs.values() for r in runs})
         names = list(summary)
-        if self.baselines:
-            names += [f"baseline: always {self.baselines.get('majority', {}).get('style', 'majority')}",
-                      "baseline: stratified random"]
-        width = max(len(name) for name in names + ["method"]) + 2
-        header = f"{'method':<{width}}{'accuracy %':>15}{'balanced acc. %':>17}{'macro-F1 %':>15}{'s/run':>8}"
+        width = max(len(name) for name in names + ["colour statistics (logistic regr.)"]) + 2
+        header = (f"{'method':<{width}}{'val. bal. acc.':>15}" + "".join(f"{'test ' + title:>22}"
+                  for title in ("accuracy", "bal. acc.", "macro-F1")))
         lines = [header, "-" * len(header)]
-        for method, metrics in summary.items():
-            cells = "".join(f"{100 * metrics[m]['mean']:>{w - 6}.1f} ± {100 * metrics[m]['std']:<3.1f}"
-                            for m, w in zip(METRICS, (15, 17, 15)))
-            lines.append(f"{method:<{width}}{cells}{metrics['seconds']['mean']:>8.1f}")
-        if self.baselines:
-            lines.append("-" * len(header))
-            for name, key in zip(names[-2:], ("majority", "stratified")):
-                values = self.baselines.get(key, {})
-                cells = "".join(f"{100 * values.get(m, float('nan')):>{w - 6}.1f}{'':6}"
-                                for m, w in zip(METRICS, (15, 17, 15)))
-                lines.append(f"{name:<{width}}{cells}")
-        lines.append(f"mean ± sample standard deviation over {len(seeds)} seed(s) {seeds}")
+        for method in names:
+            validation = np.mean([r.validation["balanced_accuracy"] for r in self.runs[method]])
+            cells = "".join(f"{100 * summary[method][m]['mean']:>9.1f} [{100 * summary[method][m]['low']:4.1f}, "
+                            f"{100 * summary[method][m]['high']:4.1f}]" for m in METRICS)
+            lines.append(f"{method:<{width}}{100 * validation:>14.1f}%{cells}")
+        lines.append("-" * len(header))
+        test_baselines, validation_baselines = self.baselines.get("test", {}), self.baselines.get("validation", {})
+        for key, name in (("majority", f"always {test_baselines.get('majority', {}).get('style', '?')}"),
+                          ("stratified", "stratified random"), ("colour_statistics", "colour statistics (logistic regr.)")):
+            values = test_baselines.get(key, {})
+            validation = validation_baselines.get(key, {}).get("balanced_accuracy", float("nan"))
+            cells = "".join(f"{100 * values.get(m, float('nan')):>9.1f}{'':13}" for m in METRICS)
+            lines.append(f"{name:<{width}}{100 * validation:>14.1f}%{cells}")
+        lines.append(f"test: mean over {len(seeds)} seeds {seeds} [95% bootstrap interval over test images and seeds]")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "summary": self.summary, "per_class_recall": self.per_class_recall,
-                "baselines": self.baselines, "classes": self.classes}
+        return {"runs": {method: [r.to_dict() for r in runs] for method, runs in self.runs.items()},
+                "classes": self.classes}
 
 
-def compare(methods: Sequence[str], seeds: Sequence[int], train_data, test_data, *,
-            model_factory: Callable[[], nn.Module], fit_kwargs: Mapping[str, Any] | None = None,
-            progress: bool = True, log: Callable[[str], None] | None = print, fit_fn: Callable | None = None,
-            beta: float = 0.999, tau: float = 1.0) -> ComparisonResult:
-    """Train one model per (method, seed) with ``fit`` and score it on ``test_data``.
+def compare(methods: Sequence[str], seeds: Sequence[int], splits, base_spec, *, progress: bool = True,
+            log: Callable[[str], None] | None = print, fit_fn: Callable | None = None) -> ComparisonResult:
+    """One run per (method, seed) through ``experiment.run``, each scored on validation
+    and once on test.
 
     Args:
         methods: keys of :data:`METHODS`.
-        seeds: one run per seed and method; the seed sets the model's initialisation
-            (``torch.manual_seed(seed)`` before ``model_factory()``), fit's shuffling and
-            augmentation, and the balanced sampler.
-        train_data, test_data: ``WikiArtDataset`` splits sharing one class list.
-        model_factory: builds a fresh, untrained classifier (called once per run).
-        fit_kwargs: passed to ``fit`` (epochs, lr, batch_size, device, ...); ``loss``,
-            ``sampler`` and ``seed`` are set here. fit's per-epoch log is silenced unless
-            ``fit_kwargs`` gives ``log``.
-        progress: a tqdm bar over the runs.
-        log: one line per finished run (None: silent).
-        fit_fn: the training function (default ``wikiart_core.train.fit``).
-        beta, tau: passed to :func:`configure`.
-    Returns:
-        a :class:`ComparisonResult` (``.table()``, ``.summary``, ``.per_class_recall``).
+        seeds: one run per seed and method; the seed sets the initial weights, the
+            batch order, the augmentation and the balanced sampler.
+        splits: ``data.Splits`` (train, validation, test).
+        base_spec: an ``experiment.RunSpec`` (model, epochs, lr, ...); ``imbalance``,
+            ``seed`` and ``name`` are set per run.
+        progress: a tqdm bar over the runs. log: one line per finished run (None: silent).
+        fit_fn: the training function (tests pass a fake).
     """
-    from wikiart_core import evaluate
+    from . import engine, experiment
 
-    if fit_fn is None:
-        from wikiart_core.train import fit as fit_fn
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown imbalance method(s) {unknown}; choose from {list(METHODS)}")
-    fit_kwargs = dict(fit_kwargs or {})
-    for key in ("loss", "sampler", "seed"):
-        if key in fit_kwargs:
-            raise ValueError(f"fit_kwargs must not set {key!r}: compare sets it for each run")
-    fit_kwargs.setdefault("progress", False)
-    fit_kwargs.setdefault("log", lambda *args, **kwargs: None)
-    device = fit_kwargs.get("device", "auto")
-    train_counts = train_data.class_counts()
-    classes = list(train_data.classes)
-    runs = [(method, seed) for method in methods for seed in seeds]
+    pairs = [(method, seed) for method in methods for seed in seeds]
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(runs), desc="imbalance runs", leave=False)
-    rows: list[dict[str, Any]] = []
-    recalls: dict[str, list[dict[str, float]]] = {}
-    y_true = None
+        bar = tqdm(total=len(pairs), desc="imbalance runs", leave=False)
+    runs: dict[str, list] = {}
     try:
-        for method, seed in runs:
-            loss, sampler = configure(method, train_counts, train_data.targets, seed, beta=beta, tau=tau,
-                                      label_smoothing=fit_kwargs.get("label_smoothing", 0.0))
-            torch.manual_seed(seed)
-            model = model_factory()
-            started = time.perf_counter()
-            history = fit_fn(model, train_data, None, loss=loss, sampler=sampler, seed=seed, **fit_kwargs)
-            predictions = evaluate.predict(model, test_data, device=device)
-            seconds = time.perf_counter() - started
-            y_true = predictions.y_true
-            metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, classes)
-            records = getattr(history, "records", [])
-            row = {"method": method, "seed": seed, **{m: float(metrics[m]) for m in METRICS},
-                   "final_train_loss": float(records[-1].train_loss) if records else math.nan,
-                   "seconds": seconds}
-            rows.append(row)
-            recalls.setdefault(method, []).append(
-                {style: float(metrics["per_class"][style]["recall"]) for style in classes})
+        for method, seed in pairs:
+            spec = base_spec.replace(name=method, imbalance=method, seed=seed)
+            result = experiment.run(spec, splits, fit_fn=fit_fn or engine.fit)
+            runs.setdefault(method, []).append(result)
             if log is not None:
-                log(f"{method:<20} seed {seed}: accuracy {row['accuracy']:.3f}  balanced {row['balanced_accuracy']:.3f}  "
-                    f"macro-F1 {row['macro_f1']:.3f}  ({seconds:.1f} s)")
+                log(f"{method:<18} seed {seed}: validation balanced accuracy {result.validation['balanced_accuracy']:.3f}"
+                    f"  ({result.seconds:.1f} s)")
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    baselines = None
-    if y_true is not None:
-        baselines = evaluate.baselines(train_counts, y_true, classes)
-    return ComparisonResult(rows=rows, classes=classes, per_class_recall_runs=recalls, baselines=baselines)
+    return ComparisonResult(runs=runs, classes=list(splits.classes))

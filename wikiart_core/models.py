@@ -315,7 +315,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float =
 
 
 def reconstruction_loss(ssim_weight: float = 0.0):
-    """A loss for ``train.fit(task="reconstruct", loss=...)``: a callable
+    """A loss for ``tasks.Reconstruction(loss_function=...)``: a callable
     (reconstruction, target) → scalar, both (B, 3, S, S) in [0, 1], equal to
     ``(1 - w) * MSE + w * (1 - SSIM)`` with ``w = ssim_weight`` (0: plain MSE)."""
     if not 0.0 <= ssim_weight <= 1.0:
@@ -341,12 +341,16 @@ MODELS: dict[str, type[nn.Module]] = {
 }
 
 
-def build(name: str, **init_args) -> nn.Module:
-    """A new model of class ``name`` (as in ``MODELS``, case-insensitive: "stylecnn"
-    works) built with ``init_args``; ``build(type(m).__name__, **m.init_args)``
-    rebuilds ``m``'s architecture."""
+def model_class(name: str) -> type[nn.Module]:
+    """The class registered as ``name`` in ``MODELS`` (case-insensitive: "stylecnn" works)."""
     by_lowercase = {key.lower(): cls for key, cls in MODELS.items()}
     cls = MODELS.get(name) or by_lowercase.get(name.lower())
     if cls is None:
         raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
-    return cls(**init_args)
+    return cls
+
+
+def build(name: str, **init_args) -> nn.Module:
+    """A new model of class ``name`` (see :func:`model_class`) built with ``init_args``;
+    ``build(type(m).__name__, **m.init_args)`` rebuilds ``m``'s architecture."""
+    return model_class(name)(**init_args)

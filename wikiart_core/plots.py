@@ -172,26 +172,31 @@ def epoch_loss_curve(records: Sequence, epochs: int | None = None, title: str | 
 def method_comparison(summary: Mapping[str, Mapping[str, Mapping[str, float]]],
                       baselines: Mapping[str, Mapping] | None = None,
                       metrics: Sequence[str] = ("accuracy", "balanced_accuracy", "macro_f1")) -> Figure:
-    """Mean ± standard deviation per method (``imbalance.ComparisonResult.summary``),
-    one panel per metric, with the majority baseline as a dashed line when given."""
+    """Mean and 95% interval per method (``ComparisonResult.summary()``: {method:
+    {metric: {"mean", "low", "high"}}} as fractions), one panel per metric, with the
+    baselines ({"majority", "colour_statistics", ...} metrics) as vertical lines."""
     methods = list(summary)
-    figure = _figure(3.0 * len(metrics), 0.28 * len(methods) + 1.3)
+    figure = _figure(3.0 * len(metrics), 0.28 * len(methods) + 1.5)
+    lines = {"majority": ("#c44e52", "--", "always the largest style"),
+             "colour_statistics": ("#55a868", ":", "colour statistics")}
     for slot, metric in enumerate(metrics):
         axes = figure.add_subplot(1, len(metrics), slot + 1)
         means = np.array([100 * summary[m][metric]["mean"] for m in methods])
-        stds = np.array([100 * summary[m][metric]["std"] for m in methods])
+        errors = np.array([[100 * (summary[m][metric]["mean"] - summary[m][metric]["low"]) for m in methods],
+                           [100 * (summary[m][metric]["high"] - summary[m][metric]["mean"]) for m in methods]])
         positions = np.arange(len(methods))
-        axes.barh(positions, means, xerr=stds, color="#4c72b0", ecolor="black", capsize=2, height=0.7)
-        if baselines and "majority" in baselines:
-            axes.axvline(100 * baselines["majority"][metric], color="#c44e52", linestyle="--", linewidth=1,
-                         label="always the largest style")
+        axes.barh(positions, means, xerr=np.clip(errors, 0, None), color="#4c72b0", ecolor="black", capsize=2,
+                  height=0.7)
+        for key, (colour, style, label) in lines.items():
+            if baselines and key in baselines:
+                axes.axvline(100 * baselines[key][metric], color=colour, linestyle=style, linewidth=1, label=label)
         axes.set_yticks(positions, methods if slot == 0 else [""] * len(methods), fontsize=8)
         axes.invert_yaxis()
         axes.set_xlabel(f"{metric.replace('_', ' ')} (%)", fontsize=8)
         axes.grid(axis="x", alpha=0.3)
-    if baselines and "majority" in baselines:
+    if baselines:
         figure.axes[0].legend(loc="lower right", fontsize=6)
-    figure.suptitle("test metrics, mean ± std over seeds", fontsize=9)
+    figure.suptitle("test metrics: mean over seeds, 95% bootstrap interval over images and seeds", fontsize=9)
     return figure
 
 

@@ -1,17 +1,19 @@
-"""A training panel for the notebooks: pick the hyperparameters, press Train, watch
-the loss curve, read the test metrics next to the baselines.
+"""Widget panels for the notebooks: thin views over the package.
 
-    panel = widgets.training_panel(train_set, test_set, defaults={"epochs": 3})
+The training panel: pick the hyperparameters, press Train, watch the loss curve, read
+the *validation* scores next to the baselines. It builds an ``experiment.RunSpec`` and
+calls ``experiment.run`` without scoring the test split: tuning by hand with live
+test scores would be choosing on test.
+
+    panel = widgets.training_panel(splits, defaults={"epochs": 3})
     display(panel.widget)
     panel.train()          # what the Train button does; run headless, it uses the defaults
-    panel.last_metrics     # the next cell reads the result
+    panel.last_result      # the RunResult, for the next cell
 
 Invalid values (a learning rate <= 0, a batch size larger than the training set,
 epochs < 1, a negative seed) are refused with a message in the panel and nothing is
-trained. An image size other than the datasets' is not refused: the panel re-decodes
-the same files (same styles, same subset) at the new size, once per size, and keeps
-them for the next click (the decode cache of ``defaults["cache_dir"]`` makes a second
-kernel session fast).
+trained. Another image size re-decodes the same files (same styles, same splits) at
+that size, once per size (``Splits.at_size``).
 """
 from __future__ import annotations
 
@@ -21,23 +23,22 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import ipywidgets as ipw
-import torch
 from IPython.display import display
 
-from wikiart_core import evaluate, imbalance, models, plots
+from wikiart_core import evaluate, experiment, imbalance, plots
 
 MODEL_CHOICES = ("stylecnn", "seedcnn")
 IMAGE_SIZES = (32, 48, 64, 96, 128, 224, 416)
 DEFAULT_KEYS = {"model", "image_size", "lr", "batch_size", "epochs", "imbalance", "seed", "model_args",
-                "fit_kwargs", "cache_dir"}
+                "spec", "cache_dir"}
 
 
-def _defaults(train_data, defaults: dict[str, Any]) -> dict[str, Any]:
+def _defaults(splits, defaults: dict[str, Any]) -> dict[str, Any]:
     unknown = set(defaults) - DEFAULT_KEYS
     if unknown:
         raise ValueError(f"unknown panel default(s) {sorted(unknown)}; known: {sorted(DEFAULT_KEYS)}")
-    chosen = {"model": "stylecnn", "image_size": train_data.image_size, "lr": 2e-3, "batch_size": 64, "epochs": 3,
-              "imbalance": "none", "seed": 0, "model_args": {}, "fit_kwargs": {}, "cache_dir": None}
+    chosen = {"model": "stylecnn", "image_size": splits.image_size, "lr": 3e-3, "batch_size": 64, "epochs": 3,
+              "imbalance": "none", "seed": 0, "model_args": {}, "spec": {}, "cache_dir": None}
     chosen.update(defaults)
     if chosen["model"] not in MODEL_CHOICES:
         raise ValueError(f"defaults['model'] must be one of {MODEL_CHOICES}, got {chosen['model']!r}")
@@ -56,16 +57,14 @@ class TrainingPanel:
             the ipywidgets controls (set ``.value`` to change them from code).
         train_button, message, output: the button, the one-line status/refusal
             message (``message.value``) and the Output holding the curve and table.
-        last_history: the ``History`` of the last training (None before).
-        last_metrics: ``evaluate.classification_metrics`` of the last model on the
-            test set, plus ``"baselines"`` and the ``"settings"`` it was trained with.
-        last_model: the trained model.
+        last_result: the ``experiment.RunResult`` of the last training (validation
+            scores and baselines; the test split is not scored by the panel).
+        last_error: the traceback of a failed training (None when it worked).
     """
 
-    train_data: Any
-    test_data: Any
+    splits: Any
     defaults: dict[str, Any]
-    fit_fn: Callable
+    run_fn: Callable
     model: ipw.Dropdown
     image_size: ipw.Dropdown
     learning_rate: ipw.FloatText
@@ -77,13 +76,9 @@ class TrainingPanel:
     message: ipw.HTML
     output: ipw.Output
     widget: ipw.VBox
-    last_history: Any = None
-    last_metrics: dict[str, Any] | None = None
-    last_model: torch.nn.Module | None = None
+    last_result: Any = None
     last_error: str | None = None
-    _datasets_by_size: dict[int, tuple[Any, Any]] = field(default_factory=dict)
-
-    # ---- what the button does
+    _splits_by_size: dict[int, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
         """The current control values."""
@@ -100,29 +95,45 @@ class TrainingPanel:
             found.append(f"learning rate must be > 0 (got {chosen['lr']:g}); try 1e-3")
         if chosen["batch_size"] < 1:
             found.append(f"batch size must be at least 1 (got {chosen['batch_size']})")
-        elif chosen["batch_size"] > len(self.train_data):
+        elif chosen["batch_size"] > len(self.splits.train):
             found.append(f"batch size {chosen['batch_size']} is larger than the training set "
-                         f"({len(self.train_data)} images)")
+                         f"({len(self.splits.train)} images)")
         if chosen["epochs"] < 1:
             found.append(f"epochs must be at least 1 (got {chosen['epochs']})")
         if chosen["seed"] < 0:
             found.append(f"seed must be >= 0 (got {chosen['seed']})")
         return found
 
+    def spec(self) -> experiment.RunSpec:
+        """The run the current controls describe."""
+        chosen = self.settings()
+        return experiment.RunSpec(
+            name=f"{chosen['model']} ({chosen['imbalance']}, {chosen['epochs']} epochs, seed {chosen['seed']})",
+            model=chosen["model"], model_args=dict(self.defaults["model_args"].get(chosen["model"], {})),
+            imbalance=chosen["imbalance"], epochs=chosen["epochs"], lr=chosen["lr"], batch_size=chosen["batch_size"],
+            seed=chosen["seed"], **self.defaults["spec"])
+
+    def splits_at(self, image_size: int):
+        """The panel's splits at ``image_size`` (decoded once per size)."""
+        if image_size not in self._splits_by_size:
+            if image_size != self.splits.image_size:
+                self.message.value = f"Decoding the images at {image_size} px (once per size)…"
+            self._splits_by_size[image_size] = self.splits.at_size(image_size, self.defaults["cache_dir"])
+        return self._splits_by_size[image_size]
+
     def train(self) -> None:
-        """Validate, train with fit (redrawing the loss curve after each epoch), then show
-        the test metrics next to the baselines. Refused values only set the message."""
+        """Validate the values, train through ``experiment.run`` (redrawing the loss curve
+        after each epoch), then show the validation scores next to the baselines."""
         self.output.clear_output(wait=True)
         found = self.problems()
         if found:
             self.message.value = "<b>Not trained:</b> " + "; ".join(found) + "."
             return
-        chosen = self.settings()
         self.train_button.disabled = True
         self.last_error = None
         try:
             with self.output:
-                self._train(chosen)
+                self._train()
         except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
             self.last_error = "".join(traceback.format_exception(error))
             self.message.value = f"<b>Training failed:</b> {type(error).__name__}: {error}"
@@ -134,90 +145,44 @@ class TrainingPanel:
     def _on_click(self, _button) -> None:
         self.train()
 
-    # ---- the work
-
-    def datasets_at(self, image_size: int):
-        """(train, test) at ``image_size``: the given datasets, or the same files
-        re-decoded at that size (kept for the next click)."""
-        if image_size == self.train_data.image_size:
-            return self.train_data, self.test_data
-        if image_size not in self._datasets_by_size:
-            from wikiart_core.data import WikiArtDataset
-
-            self.message.value = f"Decoding the images at {image_size} px (once per size)…"
-            resized = []
-            for dataset in (self.train_data, self.test_data):
-                full = WikiArtDataset(dataset.root, image_size=image_size, classes=self.train_data.classes,
-                                      cache_dir=self.defaults["cache_dir"], progress=False)
-                row_of = {path: row for row, path in enumerate(full.paths)}
-                missing = [path for path in dataset.paths if path not in row_of]
-                if missing:
-                    raise RuntimeError(f"{len(missing)} image(s) could not be re-read at {image_size} px, "
-                                       f"e.g. {missing[0]}")
-                resized.append(full.subset([row_of[path] for path in dataset.paths]))
-            self._datasets_by_size[image_size] = tuple(resized)
-        return self._datasets_by_size[image_size]
-
-    def _train(self, chosen: dict[str, Any]) -> None:
-        train_data, test_data = self.datasets_at(chosen["image_size"])
-        classes = list(train_data.classes)
-        model_args = dict(self.defaults["model_args"].get(chosen["model"], {}))
-        if chosen["model"] == "seedcnn":
-            model_args["image_size"] = chosen["image_size"]
-        torch.manual_seed(chosen["seed"])
-        model = models.build(chosen["model"], n_classes=len(classes), **model_args)
-        train_counts = train_data.class_counts()
-        loss, sampler = imbalance.configure(chosen["imbalance"], train_counts, train_data.targets, chosen["seed"])
-        fit_kwargs = dict(self.defaults["fit_kwargs"])
-        fit_kwargs.setdefault("progress", False)
-        device = fit_kwargs.get("device", "auto")
-        lines: list[str] = []
+    def _train(self) -> None:
+        spec = self.spec()
+        splits = self.splits_at(int(self.image_size.value))
         records: list[Any] = []
-
-        def log(*parts, **_ignored) -> None:
-            lines.append(" ".join(str(part) for part in parts))
 
         def on_epoch_end(record) -> None:
             records.append(record)
             self.output.clear_output(wait=True)
-            display(plots.epoch_loss_curve(records, epochs=chosen["epochs"],
-                                           title=f"{chosen['model']}, {chosen['imbalance']}, seed {chosen['seed']}"))
-            print("\n".join(lines[-12:]))
-            self.message.value = f"Training… epoch {record.epoch}/{chosen['epochs']}"
+            display(plots.epoch_loss_curve(records, epochs=spec.epochs, title=spec.name))
+            self.message.value = (f"Training… epoch {record.epoch}/{spec.epochs}, validation balanced accuracy "
+                                  f"{record.val.get('balanced_accuracy', float('nan')):.1%}")
 
-        self.message.value = f"Training {chosen['model']} for {chosen['epochs']} epoch(s)…"
-        history = self.fit_fn(model, train_data, None, epochs=chosen["epochs"], lr=chosen["lr"],
-                              batch_size=chosen["batch_size"], loss=loss, sampler=sampler, seed=chosen["seed"],
-                              on_epoch_end=on_epoch_end, log=log, **fit_kwargs)
-        predictions = evaluate.predict(model, test_data, device=device)
-        metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, classes)
-        metrics["baselines"] = evaluate.baselines(train_counts, predictions.y_true, classes)
-        metrics["settings"] = chosen
-        self.last_history, self.last_metrics, self.last_model = history, metrics, model
-        name = f"{chosen['model']} ({chosen['imbalance']}, {chosen['epochs']} epochs, seed {chosen['seed']})"
-        print()
-        print(evaluate.results_table({name: metrics}, metrics["baselines"]))
-        self.message.value = (f"Done: test accuracy {metrics['accuracy']:.1%}, balanced accuracy "
-                              f"{metrics['balanced_accuracy']:.1%}, macro-F1 {metrics['macro_f1']:.1%}.")
+        self.message.value = f"Training {spec.name}…"
+        result = self.run_fn(spec, splits, score_test_split=False, on_epoch_end=on_epoch_end)
+        self.last_result = result
+        print(evaluate.results_table(experiment.results_rows([result]),
+                                     {"validation": result.baselines.get("validation", {})}))
+        self.message.value = (f"Done: validation accuracy {result.validation['accuracy']:.1%}, balanced accuracy "
+                              f"{result.validation['balanced_accuracy']:.1%}, macro-F1 "
+                              f"{result.validation['macro_f1']:.1%} (the test split is scored only by the "
+                              f"notebook's finished runs).")
 
 
-def training_panel(train_data, test_data, *, defaults: dict[str, Any] | None = None,
-                   fit_fn: Callable | None = None) -> TrainingPanel:
-    """Build a :class:`TrainingPanel` on two ``WikiArtDataset`` splits.
+def training_panel(splits, *, defaults: dict[str, Any] | None = None,
+                   run_fn: Callable | None = None) -> TrainingPanel:
+    """Build a :class:`TrainingPanel` on ``data.Splits``.
 
     Args:
         defaults: the controls' starting values, any of: ``model`` ("stylecnn" or
-            "seedcnn"), ``image_size`` (px; default the datasets'), ``lr``,
-            ``batch_size``, ``epochs``, ``imbalance`` (a key of ``imbalance.METHODS``),
-            ``seed``; and fixed settings: ``model_args`` ({"stylecnn": {"width": 16}}),
-            ``fit_kwargs`` (more arguments for fit, e.g. device, amp, augment),
-            ``cache_dir`` (decode cache for other image sizes).
-        fit_fn: the training function (default ``wikiart_core.train.fit``); tests pass a fake.
+            "seedcnn"), ``image_size`` (px; default the splits'), ``lr``, ``batch_size``,
+            ``epochs``, ``imbalance`` (a key of ``imbalance.METHODS``), ``seed``; and fixed
+            settings: ``model_args`` ({"stylecnn": {"width": 16}}), ``spec`` (more RunSpec
+            fields, e.g. device, warmup_epochs, augment), ``cache_dir`` (decode cache for
+            other image sizes).
+        run_fn: the runner (default ``experiment.run``); tests pass a fake.
     """
-    if fit_fn is None:
-        from wikiart_core.train import fit as fit_fn
-    chosen = _defaults(train_data, dict(defaults or {}))
-    sizes = sorted(set(IMAGE_SIZES) | {int(train_data.image_size), int(chosen["image_size"])})
+    chosen = _defaults(splits, dict(defaults or {}))
+    sizes = sorted(set(IMAGE_SIZES) | {int(splits.image_size), int(chosen["image_size"])})
     style = {"description_width": "110px"}
     layout = ipw.Layout(width="300px")
     controls = dict(
@@ -233,13 +198,13 @@ def training_panel(train_data, test_data, *, defaults: dict[str, Any] | None = N
         seed=ipw.IntText(value=chosen["seed"], description="seed", style=style, layout=layout),
     )
     button = ipw.Button(description="Train", button_style="primary", icon="play")
-    message = ipw.HTML(value="Set the values and press Train.")
+    message = ipw.HTML(value="Set the values and press Train (scores shown on the validation split).")
     output = ipw.Output()
     left = ipw.VBox([controls["model"], controls["image_size"], controls["learning_rate"], controls["batch_size"]])
     right = ipw.VBox([controls["epochs"], controls["imbalance_method"], controls["seed"], button])
     box = ipw.VBox([ipw.HBox([left, right]), message, output])
-    panel = TrainingPanel(train_data=train_data, test_data=test_data, defaults=chosen, fit_fn=fit_fn,
-                          train_button=button, message=message, output=output, widget=box, **controls)
+    panel = TrainingPanel(splits=splits, defaults=chosen, run_fn=run_fn or experiment.run, train_button=button,
+                          message=message, output=output, widget=box, **controls)
     button.on_click(panel._on_click)
     return panel
 

@@ -1,0 +1,519 @@
+"""The training loop every model of the workbook shares, in the shape of torchvision's
+``train_one_epoch`` / ``evaluate``:
+
+    fit(model, task, train_data, val_data, TrainConfig(epochs=..., lr=...))
+        for each epoch:
+            train_one_epoch: seeded order (or the sampler given) -> uint8 batch -> floats on
+                the device -> task.augment -> task.loss (bf16 autocast on CUDA) -> backward
+                -> AdamW step -> LR step (warm-up, then cosine)
+            task.validate on the validation split
+            one log line; last.pt, and best.pt when the task's validation metric improved
+
+What is trained (classification, reconstruction, the Part 3 generator) is a
+:class:`~wikiart_core.tasks.Task`; the loop never asks which one. The test split never
+comes here: ``val_data`` is the validation split (see ``data.load_splits``).
+
+Every random choice of an epoch comes from generators seeded with (seed, epoch), so on
+the CPU the same seed gives the same weights, and a run that is interrupted and
+resumed gives the weights of one that was not.
+
+An interrupt (Ctrl-C, the notebook's stop button) with a ``checkpoint_dir`` puts the
+model back to the end of the last complete epoch (read from ``last.pt``, written after
+every epoch and before the first) and returns the history so far with
+``history.interrupted = True``; resume with ``resume=DIR/last.pt``. Without a
+``checkpoint_dir`` nothing is copied (a copy of a large model every epoch costs memory
+and time): the model keeps the weights it had when stopped, and the log says so.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import checkpoint as checkpoints
+from . import data
+from .device import pick_device
+from .tasks import EpochRandom, Task
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on; the message says where it stopped and what to change."""
+
+
+@dataclass
+class TrainConfig:
+    """How long and how fast to train.
+
+    epochs: in total, counting resumed ones. lr: AdamW's peak learning rate, reached
+    after a linear warm-up of ``warmup_epochs`` and followed by a cosine decay to 0
+    (per step). batch_size: images per step. weight_decay: AdamW's decoupled decay
+    (weights and kernels only). seed: every random choice of the run. device: "auto"
+    (CUDA, MPS, CPU) or a named device. amp: bf16 autocast and channels_last on CUDA
+    (CPU runs stay fp32 and exact)."""
+
+    epochs: int
+    lr: float = 1e-3
+    batch_size: int = 64
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+
+    def check(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0 "
+                             f"(got {self.epochs}, {self.batch_size}, {self.lr})")
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass
+class EpochRecord:
+    """One finished epoch. ``train_loss``: mean training loss per image; ``val``:
+    validation metrics (fractions, or MSE and PSNR in dB); ``seconds``: the whole
+    epoch including validation; ``images_per_s``: training throughput only;
+    ``lr``: the learning rate after the epoch's last step; ``parts``: the task's
+    logged loss parts, mean per image."""
+
+    epoch: int
+    train_loss: float
+    val: dict = field(default_factory=dict)
+    parts: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    images_per_s: float = 0.0
+    lr: float = 0.0
+
+
+@dataclass
+class History:
+    """What ``fit`` did: one :class:`EpochRecord` per complete epoch.
+
+    ``interrupted``: True when training stopped on a KeyboardInterrupt;
+    ``checkpoint``: the last.pt written (None without ``checkpoint_dir``);
+    ``device``: where it ran."""
+
+    records: list[EpochRecord] = field(default_factory=list)
+    interrupted: bool = False
+    checkpoint: Path | None = None
+    device: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def column(self, name: str) -> list[float]:
+        """One value per epoch: ``"train_loss"``, ``"seconds"``, ... or a validation
+        metric such as ``"balanced_accuracy"`` (NaN where an epoch lacks it)."""
+        if name in ("epoch", "train_loss", "seconds", "images_per_s", "lr"):
+            return [getattr(record, name) for record in self.records]
+        return [record.val.get(name, float("nan")) for record in self.records]
+
+    def table(self) -> str:
+        """A fixed-width text table, one line per epoch."""
+        metrics = list(dict.fromkeys(key for record in self.records for key in record.val))
+        header = ["epoch", "train loss"] + metrics + ["lr", "s", "img/s"]
+        rows = []
+        for r in self.records:
+            rows.append([str(r.epoch), f"{r.train_loss:.4f}"]
+                        + [_format_metric(key, r.val[key]) if key in r.val else "-" for key in metrics]
+                        + [f"{r.lr:.2e}", f"{r.seconds:.1f}", f"{r.images_per_s:.0f}"])
+        widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(header)]
+        lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths))]
+        lines += ["  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows]
+        if self.interrupted:
+            lines.append(f"(interrupted; checkpoint: {self.checkpoint or 'none written'})")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """Plain values only (JSON- and checkpoint-safe)."""
+        return {"records": [asdict(record) for record in self.records], "interrupted": self.interrupted,
+                "checkpoint": None if self.checkpoint is None else str(self.checkpoint), "device": self.device}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "History":
+        checkpoint = values.get("checkpoint")
+        return cls(records=[EpochRecord(**record) for record in values.get("records", [])],
+                   interrupted=bool(values.get("interrupted", False)),
+                   checkpoint=None if checkpoint is None else Path(checkpoint), device=values.get("device"))
+
+
+_SHORT_NAMES = {"accuracy": "acc", "balanced_accuracy": "bal_acc", "macro_f1": "f1", "mse": "mse", "psnr": "psnr"}
+
+
+def _format_metric(name: str, value: float) -> str:
+    if name == "psnr":
+        return f"{value:.2f}"
+    if name == "mse":
+        return f"{value:.5f}"
+    return f"{value:.3f}"
+
+
+def _epoch_line(record: EpochRecord, epochs: int) -> str:
+    metrics = "  ".join(f"{_SHORT_NAMES.get(k, k)} {_format_metric(k, v)}" for k, v in record.val.items())
+    return (f"epoch {record.epoch:>{len(str(epochs))}}/{epochs}  loss {record.train_loss:.4f}"
+            f"{'  ' + metrics if metrics else ''}  {record.seconds:.1f}s  {record.images_per_s:.0f} img/s")
+
+
+# --------------------------------------------------------------------------- batches and schedule
+
+
+def _get_batch(dataset, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 (B, 3, S, S), int64 (B,)) from a dataset with ``get_batch`` (WikiArtDataset)
+    or any dataset of (uint8 image, label) items."""
+    if hasattr(dataset, "get_batch"):
+        return dataset.get_batch(indices)
+    items = [dataset[int(i)] for i in indices]
+    return torch.stack([image for image, _ in items]), torch.as_tensor([label for _, label in items])
+
+
+def _steps_per_epoch(n_items: int, batch_size: int) -> int:
+    # A last batch of one image is dropped: batch norm cannot train on it.
+    return n_items // batch_size + (1 if n_items % batch_size >= 2 else 0)
+
+
+def _batches(dataset, order: Iterable[int], batch_size: int, steps: int, prefetch: bool):
+    """Yield ``steps`` batches (uint8 images, labels) read in ``order``. With
+    ``prefetch`` (CUDA) the next batch is read into pinned memory by a thread while
+    the GPU works on this one."""
+    order = iter(order)
+
+    def chunks():
+        for _ in range(steps):
+            chunk = list(itertools.islice(order, batch_size))
+            if len(chunk) < 2:
+                return
+            yield chunk
+
+    def load(chunk):
+        images, labels = _get_batch(dataset, chunk)
+        return (images.pin_memory(), labels.pin_memory()) if prefetch else (images, labels)
+
+    if not prefetch:
+        for chunk in chunks():
+            yield load(chunk)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = chunks()
+        chunk = next(upcoming, None)
+        pending = pool.submit(load, chunk) if chunk is not None else None
+        while pending is not None:
+            batch = pending.result()
+            chunk = next(upcoming, None)
+            pending = pool.submit(load, chunk) if chunk is not None else None
+            yield batch
+
+
+def warmup_cosine(warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """LR multiplier for LambdaLR: linear warm-up from 1/warmup_steps to 1 over
+    ``warmup_steps`` steps, then a cosine decay to 0 at ``total_steps``."""
+    def multiplier(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return multiplier
+
+
+def _optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
+    # Weight decay on weight matrices and kernels only; biases and norm scales are not
+    # decayed (decaying them only fights batch norm).
+    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+
+
+def _epoch_seeds(seed: int, epoch: int) -> tuple[int, int, int]:
+    # Well-mixed seeds per (seed, epoch): seed 0 epoch 1 must not repeat seed 1 epoch 0.
+    state = np.random.SeedSequence([int(seed), int(epoch)]).generate_state(3)
+    return int(state[0]), int(state[1]), int(state[2])
+
+
+
+
+# --------------------------------------------------------------------------- checkpoints of a run
+
+
+@dataclass
+class _RunCheckpoints:
+    """last.pt after every epoch (and before the first), best.pt when validation improved.
+    Holds the trainable state, optimiser, scheduler and sampler generator: all a resume needs."""
+
+    folder: Path
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    sampler: Any
+    fixed_meta: dict
+
+    def save(self, epoch: int, best: float | None, history: "History", improved: bool) -> Path:
+        generator = getattr(self.sampler, "generator", None)
+        meta = {**self.fixed_meta, "epoch": epoch, "best": best, "history": history.to_dict(),
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "sampler_generator": generator.get_state() if isinstance(generator, torch.Generator) else None}
+        last = checkpoints.save_checkpoint(self.folder / "last.pt", self.model, **meta)
+        if improved:
+            checkpoints.save_checkpoint(self.folder / "best.pt", self.model, **meta)
+        return last
+
+    def restore_last(self) -> int:
+        """Put the model, optimiser, scheduler and sampler back to last.pt; its epoch."""
+        return _restore(checkpoints.read_checkpoint(self.folder / "last.pt"), self.model, self.optimizer,
+                        self.scheduler, self.sampler)
+
+
+def _restore(state: dict, model: nn.Module, optimizer, scheduler, sampler) -> int:
+    model.load_state_dict(state["state_dict"], strict=not state.get("partial_state", False))
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    generator = getattr(sampler, "generator", None)
+    if isinstance(generator, torch.Generator) and state.get("sampler_generator") is not None:
+        generator.set_state(state["sampler_generator"])
+    return int(state["epoch"])
+
+
+def _resume(path, model, task: Task, optimizer, scheduler, sampler, device, log) -> tuple[int, float | None, "History"]:
+    state = checkpoints.read_checkpoint(path)
+    if state.get("optimizer") is None or state.get("epoch") is None:
+        raise checkpoints.CheckpointError(
+            f"{path} holds weights but no training state (optimizer, epoch); it cannot be resumed. "
+            f"Fix: resume from a last.pt written by fit(checkpoint_dir=...).")
+    mismatch = []
+    if state["model_class"] != type(model).__name__:
+        mismatch.append(f"model {state['model_class']} vs {type(model).__name__}")
+    if checkpoints.plain(getattr(model, "init_args", {})) != state["init_args"]:
+        mismatch.append(f"init_args {state['init_args']} vs {getattr(model, 'init_args', {})}")
+    if state.get("task") != task.name:
+        mismatch.append(f"task {state.get('task')!r} vs {task.name!r}")
+    if mismatch:
+        raise checkpoints.CheckpointError(
+            f"cannot resume from {path}: it was trained with a different setup (" + "; ".join(mismatch)
+            + "). Fix: build the model with models.build(meta['model_class'], **meta['init_args']) and the "
+              "same task.")
+    epoch = _restore(state, model, optimizer, scheduler, sampler)
+    model.to(device)
+    history = History.from_dict(state["history"])
+    history.device, history.interrupted, history.checkpoint = str(device), False, None
+    log(f"resumed from {path}: {epoch} epoch(s) done")
+    return epoch + 1, state.get("best"), history
+
+
+def _describe_device(device: torch.device, amp: bool) -> str:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return (f"device: {device} ({name}); {'bf16 autocast, channels_last' if amp else 'fp32 (amp=False)'}, "
+                f"pinned memory, cudnn.benchmark")
+    return f"device: {device} (fp32)"
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainConfig | None = None, *,
+        sampler=None, checkpoint_dir: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,
+        meta: dict | None = None, on_epoch_end: Callable[[EpochRecord], Any] | None = None,
+        progress: bool = True, log: Callable[[str], Any] = print) -> History:
+    """Train ``model`` on ``task`` and return its :class:`History`.
+
+    Args:
+        task: a :class:`~wikiart_core.tasks.Task` (``tasks.Classification(...)``,
+            ``tasks.Reconstruction(...)``).
+        train_data, val_data: datasets with ``get_batch(indices) -> (uint8 (B,3,S,S), int64 (B,))``
+            (WikiArtDataset); ``val_data`` is the *validation* split, never the test split.
+        config: a :class:`TrainConfig` (epochs, lr, batch size, seed, device, ...).
+        sampler: None (a seeded shuffle each epoch) or an object with ``__iter__``
+            (indices into train_data) and ``__len__``, e.g. the balanced sampler.
+        checkpoint_dir: writes last.pt (before the first epoch and after every epoch) and
+            best.pt (when the task's validation metric improves); makes interrupts safe.
+        resume: a last.pt written by fit: continues at the epoch after it.
+        meta: plain values stored in every checkpoint (profile, validation file list, ...).
+        on_epoch_end: called with each EpochRecord (live plots).
+        log: where the condensed log lines go (one per epoch).
+
+    Raises:
+        TrainingError: non-finite loss (names epoch and batch) or CUDA out of memory.
+        DeviceError: a named device that is not there.
+    """
+    if config is None:
+        raise ValueError("fit needs a TrainConfig(epochs=...)")
+    config.check()
+    n_items = len(sampler) if sampler is not None else len(train_data)
+    steps_per_epoch = _steps_per_epoch(n_items, config.batch_size)
+    if steps_per_epoch == 0:
+        raise ValueError(f"the training data has {n_items} image(s); at least 2 are needed for a batch")
+
+    device = pick_device(config.device)
+    use_amp = config.amp and device.type == "cuda"
+    log(_describe_device(device, use_amp))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+    model.to(device)
+    if use_amp:
+        # channels_last pays off with tensor-core (bf16) convolutions; amp=False keeps the plain fp32 path.
+        model.to(memory_format=torch.channels_last)
+    if resume is None:
+        task.prepare(model, train_data, config.seed)
+
+    optimizer = _optimizer(model, config.lr, config.weight_decay)
+    total_steps = config.epochs * steps_per_epoch
+    # Warm-up never takes more than half the run, so short runs still anneal.
+    warmup_steps = (max(1, min(round(config.warmup_epochs * steps_per_epoch), total_steps // 2))
+                    if config.warmup_epochs > 0 else 0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(warmup_steps, total_steps))
+
+    history = History(device=str(device))
+    first_epoch, best = 1, None
+    if resume is not None:
+        first_epoch, best, history = _resume(resume, model, task, optimizer, scheduler, sampler, device, log)
+    run_checkpoints = None
+    if checkpoint_dir is not None:
+        fixed_meta = {**(meta or {}), **task.describe(), "seed": config.seed, "epochs": config.epochs,
+                      "classes": list(getattr(train_data, "classes", None) or []),
+                      "image_size": getattr(train_data, "image_size", None),
+                      # Kept so that a checkpoint alone can compute the majority/stratified baselines.
+                      "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
+                      "hyperparameters": {**asdict(config), "amp": use_amp,
+                                          "sampler": None if sampler is None else type(sampler).__name__}}
+        run_checkpoints = _RunCheckpoints(Path(checkpoint_dir), model, optimizer, scheduler, sampler, fixed_meta)
+        # The starting state (fresh, or just resumed) is what an interrupt in the first epoch goes back to.
+        history.checkpoint = run_checkpoints.save(first_epoch - 1, best, history, improved=False)
+
+    try:
+        for epoch in range(first_epoch, config.epochs + 1):
+            started = time.perf_counter()
+            train_loss, parts, images_seen, train_seconds = train_one_epoch(
+                model, task, train_data, optimizer, scheduler, epoch=epoch, config=config, steps=steps_per_epoch,
+                sampler=sampler, device=device, use_amp=use_amp, progress=progress)
+            val = validate(model, task, val_data, config.batch_size, device, epoch) if val_data is not None else {}
+            record = EpochRecord(epoch=epoch, train_loss=train_loss, val=val, parts=parts,
+                                 seconds=time.perf_counter() - started,
+                                 images_per_s=images_seen / max(train_seconds, 1e-9),
+                                 lr=float(scheduler.get_last_lr()[0]))
+            history.records.append(record)
+            improved = task.improved(val.get(task.best_metric), best)
+            if improved:
+                best = val[task.best_metric]
+            if run_checkpoints is not None:
+                history.checkpoint = run_checkpoints.save(epoch, best, history, improved)
+            log(_epoch_line(record, config.epochs))
+            if on_epoch_end is not None:
+                on_epoch_end(record)
+    except KeyboardInterrupt:
+        history.interrupted = True
+        if run_checkpoints is not None:
+            done = run_checkpoints.restore_last()
+            history.records = [record for record in history.records if record.epoch <= done]
+            log(f"interrupted: any partial epoch was discarded; the model is back at the end of epoch "
+                f"{done}/{config.epochs}, saved in {history.checkpoint}. Resume with "
+                f"fit(..., resume={str(history.checkpoint)!r}) or `python -m wikiart_core train ... "
+                f"--resume {history.checkpoint}`.")
+        else:
+            log(f"interrupted after {len(history.records)} complete epoch(s) of {config.epochs}; the model keeps "
+                f"the weights it had when stopped (no checkpoint_dir, so nothing to go back to or resume from).")
+    except TrainingError:
+        # Leave a usable model behind (not NaN weights) when there is a checkpoint to go back to.
+        if run_checkpoints is not None:
+            run_checkpoints.restore_last()
+        raise
+    return history
+
+
+def validate(model: nn.Module, task: Task, val_data, batch_size: int, device: torch.device, epoch: int) -> dict:
+    """The task's validation metrics; an out-of-memory error names the fix."""
+    try:
+        return task.validate(model, val_data, batch_size, device)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise TrainingError(
+            f"out of GPU memory while validating after epoch {epoch} with batch_size={batch_size} and "
+            f"image_size={getattr(val_data, 'image_size', '?')}px. Fix: a smaller batch_size or smaller "
+            f"images, or check that nobody else is using the GPU (nvidia-smi).") from exc
+
+
+def train_one_epoch(model: nn.Module, task: Task, train_data, optimizer, scheduler, *, epoch: int,
+                    config: TrainConfig, steps: int, sampler, device: torch.device, use_amp: bool,
+                    progress: bool) -> tuple[float, dict[str, float], int, float]:
+    """One pass over the training data.
+
+    Returns (mean loss per image, {part: mean per image}, images seen, seconds)."""
+    from tqdm.auto import tqdm
+
+    cuda = device.type == "cuda"
+    order_seed, torch_seed, numpy_seed = _epoch_seeds(config.seed, epoch)
+    rng = EpochRandom(generator=torch.Generator().manual_seed(order_seed),   # order, crops, flips, partners
+                      numpy=np.random.default_rng(numpy_seed))
+    torch.manual_seed(torch_seed)                                             # dropout
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    order = sampler if sampler is not None else torch.randperm(len(train_data), generator=rng.generator).tolist()
+
+    model.train()
+    started = time.perf_counter()
+    # Losses stay on the device and are checked every few steps: a .item() per step
+    # would make the CPU wait for the GPU at every batch.
+    check_every = 25 if cuda else 1
+    unchecked: list[tuple[int, torch.Tensor, dict[str, torch.Tensor]]] = []
+    loss_sum, part_sums, images_seen = 0.0, {}, 0
+    bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", leave=False, disable=not progress, unit="batch")
+    try:
+        for step, (images, labels) in enumerate(_batches(train_data, order, config.batch_size, steps,
+                                                         prefetch=cuda), 1):
+            x = task.augment(data.to_float(images, device), rng.generator)
+            y = labels.to(device, non_blocking=cuda)
+            if use_amp:
+                x = x.contiguous(memory_format=torch.channels_last)
+            try:
+                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    batch_loss, parts = task.loss(model, x, y, rng)
+                optimizer.zero_grad(set_to_none=True)
+                batch_loss.backward()
+                optimizer.step()
+                scheduler.step()
+            except torch.cuda.OutOfMemoryError as exc:
+                raise TrainingError(
+                    f"out of GPU memory at epoch {epoch}, batch {step}, with batch_size={config.batch_size} and "
+                    f"image_size={x.shape[-1]}px. Fix: halve the batch size (batch_size="
+                    f"{max(1, config.batch_size // 2)}) or use smaller images, or check that nobody else is "
+                    f"using the GPU (nvidia-smi).") from exc
+            size = x.shape[0]
+            unchecked.append((step, batch_loss.detach() * size, {k: v.detach() * size for k, v in parts.items()}))
+            images_seen += size
+            if len(unchecked) >= check_every or step == steps:
+                loss_sum += _check_finite(unchecked, epoch, lr=config.lr, part_sums=part_sums)
+                unchecked = []
+                bar.set_postfix(loss=f"{loss_sum / images_seen:.4f}", refresh=False)
+            bar.update()
+        if unchecked:
+            loss_sum += _check_finite(unchecked, epoch, lr=config.lr, part_sums=part_sums)
+    finally:
+        bar.close()
+    if cuda:
+        torch.cuda.synchronize(device)
+    seen = max(images_seen, 1)
+    return (loss_sum / seen, {name: value / seen for name, value in part_sums.items()}, images_seen,
+            time.perf_counter() - started)
+
+
+def _check_finite(unchecked, epoch: int, lr: float, part_sums: dict[str, float]) -> float:
+    """Sum of the batch losses (each already times its batch size), adding the logged
+    parts to ``part_sums``; a NaN or inf stops training with the batch that caused it."""
+    values = torch.stack([value.float() for _, value, _ in unchecked]).tolist()
+    for (step, _, _), value in zip(unchecked, values):
+        if not math.isfinite(value):
+            raise TrainingError(
+                f"the loss became {value} at epoch {epoch}, batch {step}: training diverged. Fix: lower the "
+                f"learning rate (lr={lr:g}; try lr={lr / 3:.2g}), or check the inputs and the loss function. "
+                f"With a checkpoint_dir the model was put back to the end of the last complete epoch.")
+    for _, _, parts in unchecked:
+        for name, value in parts.items():
+            part_sums[name] = part_sums.get(name, 0.0) + float(value)
+    return float(sum(values))

@@ -1,0 +1,94 @@
+"""Results that write their own narrative.
+
+Each notebook saves its headline numbers with :func:`save` to
+``outputs/<notebook>/results.json``, and every sentence that quotes a number or makes a
+claim is a Markdown cell *rendered by code* from those values (:func:`show`), with the
+words chosen from the numbers (:func:`compare_words`, ``stats.verdict_words``). The
+same notebook run on WikiArt in the ``full`` profile therefore tells the truth about
+WikiArt. ``make report`` builds the README's results table from the same files
+(``report.update_readme_results``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def results_path(notebook: str, paths) -> Path:
+    """``outputs_dir/<notebook>/results.json`` for ``paths`` from ``config.load_paths``."""
+    return Path(paths.outputs_dir) / notebook / "results.json"
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copies of numpy scalars, arrays, paths and nested containers."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def save(notebook: str, paths, profile, values: dict, *, headline: str, seeds: int = 1) -> Path:
+    """Write ``values`` with who/what/when to ``outputs/<notebook>/results.json``.
+
+    ``headline``: one sentence rendered from the values, for the README table and the
+    report's landing page. ``seeds``: how many seeds the headline numbers average."""
+    path = results_path(notebook, paths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The bookkeeping keys come last, so a value of the same name cannot replace them.
+    record = {**_plain(values), "notebook": notebook, "profile": getattr(profile, "name", profile),
+              "dataset": paths.dataset, "synthetic_data": paths.synth is not None, "seeds": seeds,
+              "date": time.strftime("%Y-%m-%d"), "headline": headline}
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load(notebook: str, paths) -> dict:
+    """The saved results of ``notebook``; FileNotFoundError names the notebook to run."""
+    path = results_path(notebook, paths)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist. Fix: run notebooks/{notebook}.ipynb first "
+                                f"(or `make report`).")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def show(markdown: str):
+    """A Markdown object for the notebook to display (the last expression of a cell)."""
+    from IPython.display import Markdown
+
+    return Markdown(markdown)
+
+
+def pct(value: float, digits: int = 1) -> str:
+    """0.1234 -> '12.3%'."""
+    return f"{100 * value:.{digits}f}%"
+
+
+def which_data(paths) -> str:
+    """Words for the data a number was measured on."""
+    if paths.synth is not None:
+        return f"the embedded synthetic data (`{paths.dataset}`, not WikiArt)"
+    return f"`{paths.dataset}`"
+
+
+def compare_words(value: float, reference: float, *, margin: float = 0.0, higher: str = "above",
+                  lower: str = "below", same: str = "level with") -> str:
+    """'above' / 'below' / 'level with' ``reference``: beyond ``margin`` either way or not."""
+    if value > reference + margin:
+        return higher
+    if value < reference - margin:
+        return lower
+    return same
