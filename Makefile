@@ -2,7 +2,7 @@
 #   make report   execute all notebooks (demo profile) and export reports/
 #   make test     unit tests + nbval on every notebook (smoke profile) + pairing check
 #   make lab      JupyterLab on notebooks/
-#   make bench    throughput benchmarks (results in benchmarks/RESULTS.md)
+#   make bench    pipeline, training and cache-quality benchmarks (results in benchmarks/RESULTS.md)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -30,7 +30,9 @@ lab: setup
 	$(PY) -m jupyter lab notebooks
 
 bench: setup
-	$(PY) benchmarks/bench_data.py
+	$(PY) benchmarks/bench_pipeline.py
+	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_cache_quality.py
 
 # Write each notebooks/*.py into its .ipynb, keeping the outputs of unchanged code cells.
 sync: setup

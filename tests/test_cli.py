@@ -218,3 +218,11 @@ def test_every_data_command_takes_the_shared_data_options(command):
     if command in ("train", "evaluate", "autoencode", "cluster"):
         run = cli.build_parser().parse_args([command, *required, "--seed", "7", "--device", "cpu", "--quiet"])
         assert (run.seed, run.device, run.quiet) == (7, "cpu", True)
+
+
+def test_train_with_a_cache_margin_decodes_larger_and_feeds_the_model_its_size(tiny_data, tmp_path):
+    out = tmp_path / "margin"
+    code = cli.main(TRAIN + ["--epochs", "1", "--cache-margin", "1.25", "--out", str(out)] + folders(tiny_data))
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["spec"]["input_size"] == 32 and metrics["split"]["image_size"] == 40

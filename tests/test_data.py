@@ -230,3 +230,33 @@ def test_get_batch_subset_and_limit_per_class(tmp_path):
     assert small.limit_per_class(3, seed=0).paths == small.paths
     x = to_float(images, mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
     assert x.dtype == torch.float32 and x.min() >= -1 and x.max() <= 1
+
+
+def test_an_interrupted_first_decode_leaves_no_cache_file(tmp_path, monkeypatch):
+    root = make_split(tmp_path / "train", {"Baroque": 4, "Rococo": 4})
+    cache = tmp_path / "cache"
+    import wikiart_core.data as data_module
+
+    original, calls = data_module.decode_image, []
+
+    def interrupting(path, size):
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return original(path, size)
+
+    monkeypatch.setattr(data_module, "decode_image", interrupting)
+    with pytest.raises(KeyboardInterrupt):
+        WikiArtDataset(root, SIZE, cache_dir=cache, workers=1, progress=False)
+    assert list(cache.iterdir()) == [], "neither a partial cache nor its metadata may stay behind"
+    monkeypatch.setattr(data_module, "decode_image", original)
+    dataset = WikiArtDataset(root, SIZE, cache_dir=cache, progress=False)
+    assert isinstance(dataset._images, np.memmap) and len(dataset) == 8
+
+
+def test_get_batch_labels_follow_a_replaced_target_list(tmp_path):
+    dataset = WikiArtDataset(make_split(tmp_path / "train", {"A": 2, "B": 2}), SIZE, progress=False)
+    assert dataset.get_batch([0, 3])[1].tolist() == [0, 1]
+    relabelled = dataset.relabel({"A": 1, "B": 0})
+    assert relabelled.get_batch([0, 3])[1].tolist() == [1, 0]
+    assert dataset.get_batch([0, 3])[1].tolist() == [0, 1]

@@ -30,20 +30,39 @@ def check_preset(name: str) -> str:
     return name
 
 
-def apply_preset(name: str, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """``images`` augmented with the preset ``name`` (unchanged for ``"none"``)."""
+def apply_preset(name: str, images: torch.Tensor, generator: torch.Generator,
+                 output_size: int | None = None) -> torch.Tensor:
+    """``images`` augmented with the preset ``name`` (``"none"``: only the centre
+    ``output_size`` crop), at ``output_size`` px (default: their own size)."""
     settings = PRESETS[check_preset(name)]
-    return images if settings is None else augment_batch(images, generator, **settings)
+    if settings is None:
+        return center_crop(images, output_size)
+    return augment_batch(images, generator, output_size=output_size, **settings)
+
+
+def center_crop(images: torch.Tensor, size: int | None) -> torch.Tensor:
+    """The central ``size`` x ``size`` of (B, 3, S, S) images (unchanged when ``size`` is
+    None or S): how a model trained on crops of a larger cache sees whole images, at the
+    scale of its training crops and without resampling."""
+    side = images.shape[-1]
+    if size is None or size == side:
+        return images
+    if size > side:
+        raise ValueError(f"cannot crop {size} px out of {side} px images: the cache must be at least the input size")
+    start = (side - size) // 2
+    return images[..., start:start + size, start:start + size]
 
 
 def augment_batch(images: torch.Tensor, generator: torch.Generator, *, crop: bool = True, flip: bool = True,
                   jitter: float = 0.1, crop_scale: tuple[float, float] = (0.6, 1.0),
-                  crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> torch.Tensor:
+                  crop_ratio: tuple[float, float] = (3 / 4, 4 / 3), output_size: int | None = None) -> torch.Tensor:
     """Random resized crop, horizontal flip and colour jitter on a whole batch at once.
 
-    ``images``: (B, 3, S, S) floats in [0, 1] on any device; returns the same shape.
-    Each image gets its own crop (a fraction ``crop_scale`` of the area, aspect ratio in
-    ``crop_ratio``, resized back to S x S by bilinear sampling), a flip with probability
+    ``images``: (B, 3, S, S) floats in [0, 1] on any device; returns (B, 3, O, O) with
+    O = ``output_size`` (default S). Each image gets its own crop (a fraction
+    ``crop_scale`` of the area, aspect ratio in ``crop_ratio``, resampled to O x O
+    bilinearly: with a cache larger than O, crops are shrunk, never stretched; without
+    crop, the centre O x O is kept), a flip with probability
     1/2, and brightness, contrast and saturation factors in [1 - jitter, 1 + jitter].
     The random numbers are drawn on the CPU from ``generator`` (a few per image), so the
     result depends only on the generator's seed, whatever the device."""
@@ -63,8 +82,11 @@ def augment_batch(images: torch.Tensor, generator: torch.Generator, *, crop: boo
         theta = torch.zeros(batch, 2, 3)
         theta[:, 0, 0], theta[:, 0, 2] = width, centre_x
         theta[:, 1, 1], theta[:, 1, 2] = height, centre_y
-        grid = F.affine_grid(theta.to(images.device, images.dtype), list(images.shape), align_corners=False)
+        out_shape = [batch, images.shape[1], output_size or images.shape[-2], output_size or images.shape[-1]]
+        grid = F.affine_grid(theta.to(images.device, images.dtype), out_shape, align_corners=False)
         images = F.grid_sample(images, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    else:
+        images = center_crop(images, output_size)
     if flip:
         flipped = (torch.rand(batch, generator=generator) < 0.5).to(images.device).view(-1, 1, 1, 1)
         images = torch.where(flipped, images.flip(-1), images)

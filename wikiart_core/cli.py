@@ -91,6 +91,7 @@ def _splits(args: argparse.Namespace, image_size: int | None = None):
 
     profile = config.get_profile(args.profile)
     size = image_size or getattr(args, "image_size", None) or profile.image_size
+    size = data.cache_side(size, getattr(args, "cache_margin", 1.0))
     fraction = args.validation_fraction if args.validation_fraction is not None else profile.validation_fraction
     caps = dict(validation_fraction=fraction, split_seed=args.split_seed,
                 max_train_per_class=profile.max_train_per_class, max_test_per_class=profile.max_test_per_class)
@@ -142,7 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         imbalance=args.imbalance, epochs=args.epochs or profile.epochs, lr=args.lr,
         batch_size=args.batch_size or profile.batch_size, weight_decay=args.weight_decay,
         label_smoothing=args.label_smoothing, mixup=args.mixup, augment=args.augment, seed=args.seed,
-        device=args.device)
+        device=args.device, input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None)
     out = Path(args.out)
     result = experiment.run(spec, splits, checkpoint_dir=out, resume=args.resume, progress=not args.quiet,
                             meta={"profile": profile.name, "dataset": dataset}, log=print)
@@ -377,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     training.add_argument("--label-smoothing", type=float, default=0.0)
     training.add_argument("--mixup", type=float, default=0.0, help="Beta(a, a) mixup strength (0: off)")
     training.add_argument("--augment", choices=sorted(augment.PRESETS), default="art", help="augmentation recipe")
+    training.add_argument("--cache-margin", type=float, default=1.0,
+                          help="cache images this much larger than --image-size (e.g. 1.143: 256 for 224) so "
+                               "training crops are shrunk, not stretched; see benchmarks/RESULTS.md")
     training.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, metrics.json")
     training.add_argument("--resume", type=Path, help="continue from this last.pt (same model and settings)")
     training.set_defaults(run=cmd_train)

@@ -267,7 +267,16 @@ class WikiArtDataset(torch.utils.data.Dataset):
             cached = self._read_cache(cache_base, files)
             if cached is not None:
                 return cached
-        images = np.zeros((len(files), 3, self.image_size, self.image_size), dtype=np.uint8)
+        shape = (len(files), 3, self.image_size, self.image_size)
+        partial = None
+        if cache_base is not None:
+            # Decode straight into the memory-mapped cache file: no second full copy of the
+            # dataset in memory, and the OS can write pages back while decoding goes on.
+            self._remove_stale_caches(cache_base)
+            partial = cache_base.with_name(cache_base.name + ".tmp.npy")
+            images = np.lib.format.open_memmap(partial, mode="w+", dtype=np.uint8, shape=shape)
+        else:
+            images = np.zeros(shape, dtype=np.uint8)
         ok = np.zeros(len(files), dtype=bool)
         reasons: dict[int, str] = {}
 
@@ -279,21 +288,36 @@ class WikiArtDataset(torch.utils.data.Dataset):
                 reasons[index] = str(exc)
 
         workers = workers or os.cpu_count() or 1
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
-            jobs = pool.map(work, range(len(files)))
-            if progress and len(files) > 0:
-                from tqdm.auto import tqdm
+        try:
+            with ThreadPoolExecutor(max_workers=workers) as pool:  # Pillow releases the GIL while decoding
+                jobs = pool.map(work, range(len(files)))
+                if progress and len(files) > 0:
+                    from tqdm.auto import tqdm
 
-                jobs = tqdm(jobs, total=len(files), desc=f"decoding {self.root.name} at {self.image_size}px",
-                            leave=False)
-            for _ in jobs:
-                pass
+                    jobs = tqdm(jobs, total=len(files), desc=f"decoding {self.root.name} at {self.image_size}px",
+                                leave=False)
+                for _ in jobs:
+                    pass
+        except BaseException:
+            if partial is not None:
+                images = None  # close the mapping before removing its file
+                partial.unlink(missing_ok=True)  # an interrupted decode leaves no half-written cache
+            raise
         kept = [f for f, good in zip(files, ok) if good]
         refused = [(files[i].path, reasons[i]) for i in sorted(reasons)]
-        images = images[ok] if not ok.all() else images
-        if cache_base is not None:
-            images = self._write_cache(cache_base, images, kept, refused)
-        return images, kept, refused
+        if partial is None:
+            return (images[ok] if not ok.all() else images), kept, refused
+        if ok.all():
+            images.flush()
+            images = None  # close the mapping before renaming its file
+            os.replace(partial, cache_base.with_suffix(".npy"))
+            self._write_cache_meta(cache_base, kept, refused)
+            return np.load(cache_base.with_suffix(".npy"), mmap_mode="r"), kept, refused
+        # Some files were refused (rare): compact the rows that decoded into a new cache file.
+        usable = np.array(images[ok])
+        images = None
+        partial.unlink(missing_ok=True)
+        return self._write_cache(cache_base, usable, kept, refused), kept, refused
 
     @staticmethod
     def _read_cache(base: Path, files):
@@ -313,19 +337,27 @@ class WikiArtDataset(torch.utils.data.Dataset):
         return images, kept, [tuple(item) for item in meta["refused"]]
 
     @staticmethod
-    def _write_cache(base: Path, images: np.ndarray, kept, refused) -> np.ndarray:
-        # Old caches of the same folder and size are stale now: remove them.
+    def _remove_stale_caches(base: Path) -> None:
+        """Old caches of the same folder and size are stale once this one is written."""
         prefix = base.name.rsplit("-", 1)[0]
         for old in base.parent.glob(f"{prefix}-*"):
             if old.suffix in (".npy", ".json"):
                 old.unlink(missing_ok=True)
+
+    @staticmethod
+    def _write_cache_meta(base: Path, kept, refused) -> None:
+        # The metadata is written last: a cache without it is ignored.
+        meta_tmp = base.with_name(base.name + ".tmp.json")
+        meta_tmp.write_text(json.dumps({"kept": [f.path for f in kept], "refused": refused}))
+        os.replace(meta_tmp, base.with_suffix(".json"))
+
+    @classmethod
+    def _write_cache(cls, base: Path, images: np.ndarray, kept, refused) -> np.ndarray:
+        cls._remove_stale_caches(base)
         tmp = base.with_name(base.name + ".tmp.npy")
         np.save(tmp, images)
         os.replace(tmp, base.with_suffix(".npy"))
-        meta_tmp = base.with_name(base.name + ".tmp.json")
-        # The metadata is written last: a cache without it is ignored.
-        meta_tmp.write_text(json.dumps({"kept": [f.path for f in kept], "refused": refused}))
-        os.replace(meta_tmp, base.with_suffix(".json"))
+        cls._write_cache_meta(base, kept, refused)
         return np.load(base.with_suffix(".npy"), mmap_mode="r")
 
     def _check_each_style_kept(self, folders_present: set[int]) -> None:
@@ -353,15 +385,21 @@ class WikiArtDataset(torch.utils.data.Dataset):
     def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Many items at once: ((B, 3, S, S) uint8 tensor, (B,) int64 labels).
 
-        Reads the memory-mapped cache in file order (sorted rows) and restores the
-        requested order, which is what makes cached epochs fast."""
+        One gather from the (memory-mapped) cache straight into the batch's memory, in
+        the requested order, and labels from an array kept beside ``targets``: no second
+        copy of the images and no conversion of the label list per batch."""
         indices = np.asarray(indices, dtype=np.int64)
-        rows = self._rows[indices]
-        order = np.argsort(rows, kind="stable")
-        block = np.empty((len(rows), 3, self.image_size, self.image_size), dtype=np.uint8)
-        block[order] = self._images[rows[order]]
-        labels = torch.as_tensor(np.asarray(self.targets, dtype=np.int64)[indices])
-        return torch.from_numpy(block), labels
+        block = np.empty((len(indices), 3, self.image_size, self.image_size), dtype=np.uint8)
+        np.take(self._images, self._rows[indices], axis=0, out=block)
+        return torch.from_numpy(block), torch.from_numpy(self._label_array()[indices])
+
+    def _label_array(self) -> np.ndarray:
+        """``targets`` as an int64 array, rebuilt only when ``targets`` was replaced."""
+        cached = self.__dict__.get("_labels_cache")
+        if cached is None or cached[0] is not self.targets:
+            cached = (self.targets, np.asarray(self.targets, dtype=np.int64))
+            self._labels_cache = cached
+        return cached[1]
 
     def class_counts(self) -> dict[str, int]:
         """Images per style, in label order (styles with no images count 0)."""
@@ -507,6 +545,16 @@ class Splits:
                 raise DataError(f"{len(missing)} image(s) could not be re-read at {image_size} px, e.g. {missing[0]}")
             resized.append(full.subset([row_of[path] for path in dataset.paths]))
         return Splits(*resized, validation_fraction=self.validation_fraction, split_seed=self.split_seed)
+
+
+def cache_side(input_size: int, margin: float = 8 / 7) -> int:
+    """The side to decode and cache at so that training crops of an ``input_size`` model
+    are shrunk, never stretched: ``round(input_size * margin)`` (256 for 224, as the
+    torchvision references resize before cropping; 73 for 64). The cache grows by
+    ``margin ** 2`` (1.31x for 8/7)."""
+    if margin < 1:
+        raise ValueError(f"the cache margin must be >= 1, got {margin}")
+    return int(round(input_size * margin))
 
 
 def stratified_validation(targets: Sequence[int], fraction: float = 0.1,

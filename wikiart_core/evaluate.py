@@ -19,6 +19,7 @@ from sklearn.metrics import (ConfusionMatrixDisplay, accuracy_score, balanced_ac
                              precision_recall_fscore_support)
 
 from . import data
+from .augment import center_crop
 from .device import pick_device
 
 
@@ -41,10 +42,11 @@ def _batches(n: int, batch_size: int):
 
 
 def forward_batches(model, dataset, *, batch_size: int = 256, device: str | torch.device = "auto",
-                    function=None):
+                    function=None, input_size: int | None = None):
     """Run ``dataset`` through a model batch by batch, in dataset order.
 
-    Yields ``(inputs, labels, outputs)``: the (B, 3, S, S) floats in [0, 1] on ``device``,
+    Yields ``(inputs, labels, outputs)``: the (B, 3, S, S) floats in [0, 1] on ``device``
+    (the central ``input_size`` crop when the cache is larger than the model's input),
     the (B,) int64 labels, and ``function(inputs)`` (default ``model(inputs)``). Runs
     under ``torch.inference_mode``; an ``nn.Module`` is moved to ``device`` (it stays
     there) and put in eval mode, and its train/eval mode is restored when the loop ends.
@@ -59,14 +61,15 @@ def forward_batches(model, dataset, *, batch_size: int = 256, device: str | torc
         with torch.inference_mode():
             for indices in _batches(len(dataset), batch_size):
                 images, labels = dataset.get_batch(indices)
-                inputs = data.to_float(images, device)
+                inputs = center_crop(data.to_float(images, device), input_size)
                 yield inputs, labels, function(inputs)
     finally:
         if module is not None:
             module.train(was_training)
 
 
-def predict(model: torch.nn.Module, dataset, *, batch_size: int = 256, device: str | torch.device = "auto") -> Predictions:
+def predict(model: torch.nn.Module, dataset, *, batch_size: int = 256, device: str | torch.device = "auto",
+            input_size: int | None = None) -> Predictions:
     """Classify every item of ``dataset`` (a :class:`~wikiart_core.data.WikiArtDataset`).
 
     Batches of ``batch_size`` images go through ``model`` (in eval mode, under
@@ -75,7 +78,8 @@ def predict(model: torch.nn.Module, dataset, *, batch_size: int = 256, device: s
     its train/eval mode is restored afterwards. Works for logits and log-probabilities
     alike (softmax of log-probabilities gives the same probabilities back)."""
     y_true, probabilities = [], []
-    for _, labels, scores in forward_batches(model, dataset, batch_size=batch_size, device=device):
+    for _, labels, scores in forward_batches(model, dataset, batch_size=batch_size, device=device,
+                                             input_size=input_size):
         probabilities.append(torch.softmax(scores.float(), dim=1).cpu().numpy())
         y_true.append(labels.numpy())
     n_classes = len(getattr(dataset, "classes", ())) or None

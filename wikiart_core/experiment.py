@@ -44,8 +44,11 @@ class RunSpec:
     ``models.MODELS`` (case-insensitive); model_args: its constructor arguments
     (``n_classes`` and ``image_size`` are filled in from the data). imbalance: a key of
     ``imbalance.METHODS``. augment: a key of ``augment.PRESETS`` (None: the task's own,
-    "art" for classify, "flip" for reconstruct). ssim_weight: reconstruct only. The rest
-    is :class:`~wikiart_core.engine.TrainConfig`."""
+    "art" for classify, "flip" for reconstruct). input_size: classify only, the model's
+    input side when the splits were decoded larger (``data.cache_side``): training crops
+    are shrunk to it rather than stretched, evaluation takes the central crop; None: the
+    splits' size. ssim_weight: reconstruct only. The rest is
+    :class:`~wikiart_core.engine.TrainConfig`."""
 
     name: str = "run"
     task: str = "classify"
@@ -60,6 +63,7 @@ class RunSpec:
     label_smoothing: float = 0.0
     mixup: float = 0.0
     augment: str | None = None
+    input_size: int | None = None
     ssim_weight: float = 0.0
     seed: int = 0
     device: str = "auto"
@@ -154,7 +158,7 @@ def build_model(spec: RunSpec, splits: Splits) -> torch.nn.Module:
     if "n_classes" in parameters:
         arguments.setdefault("n_classes", len(splits.classes))
     if "image_size" in parameters:
-        arguments["image_size"] = splits.image_size
+        arguments["image_size"] = spec.input_size or splits.image_size
     torch.manual_seed(spec.seed)
     return model_class(**arguments)
 
@@ -167,7 +171,8 @@ def build_task(spec: RunSpec, splits: Splits) -> tuple[tasks.Task, Any]:
         return tasks.Reconstruction(models.reconstruction_loss(spec.ssim_weight), spec.augment or "flip"), None
     loss, sampler = imbalance.configure(spec.imbalance, splits.train.class_counts(), splits.train.targets,
                                         seed=spec.seed, label_smoothing=spec.label_smoothing)
-    return tasks.Classification(loss, spec.label_smoothing, spec.mixup, spec.augment or "art"), sampler
+    return tasks.Classification(loss, spec.label_smoothing, spec.mixup, spec.augment or "art",
+                                input_size=spec.input_size), sampler
 
 
 # --------------------------------------------------------------------------- baselines, once per split set
@@ -208,7 +213,8 @@ def colour_baseline_test_predictions(splits: Splits) -> np.ndarray:
 
 
 def _classification_scores(model, dataset, spec: RunSpec) -> tuple[dict, list[int], list[int]]:
-    predictions = evaluate.predict(model, dataset, batch_size=max(spec.batch_size, 256), device=spec.device)
+    predictions = evaluate.predict(model, dataset, batch_size=max(spec.batch_size, 256), device=spec.device,
+                                   input_size=spec.input_size)
     metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, dataset.classes)
     scores = {key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "n_samples")}
     scores["per_class_recall"] = {style: values["recall"] for style, values in metrics["per_class"].items()}

@@ -75,6 +75,8 @@ class Classification(Task):
         (the imbalance module's weighted or logit-adjusted losses).
     mixup: Beta(mixup, mixup) mixing of image pairs (0: off).
     augment_preset: a key of ``augment.PRESETS`` (default "art").
+    input_size: the model's input side in px when the cache is larger (training crops are
+        shrunk to it, validation takes the central crop); None: the cache's size.
     Validation: accuracy, balanced accuracy (decides best.pt) and macro-F1, as fractions.
     """
 
@@ -82,6 +84,7 @@ class Classification(Task):
     label_smoothing: float = 0.0
     mixup: float = 0.0
     augment_preset: str = "art"
+    input_size: int | None = None
     name: str = field(default="classify", init=False)
     best_metric: str = field(default="balanced_accuracy", init=False)
     higher_is_better: bool = field(default=True, init=False)
@@ -97,7 +100,7 @@ class Classification(Task):
             model.set_input_stats(*data.channel_stats(train_data, seed=seed))
 
     def augment(self, images, generator):
-        return augmentation.apply_preset(self.augment_preset, images, generator)
+        return augmentation.apply_preset(self.augment_preset, images, generator, output_size=self.input_size)
 
     def loss(self, model, images, labels, rng):
         if self.mixup > 0:
@@ -113,13 +116,15 @@ class Classification(Task):
     def validate(self, model, val_data, batch_size, device):
         from . import evaluate
 
-        predictions = evaluate.predict(model, val_data, batch_size=batch_size, device=device)
+        predictions = evaluate.predict(model, val_data, batch_size=batch_size, device=device,
+                                       input_size=self.input_size)
         metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, val_data.classes)
         return {key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1")}
 
     def describe(self):
         return {"task": self.name, "loss": type(self.loss_function).__name__,
-                "label_smoothing": self.label_smoothing, "mixup": self.mixup, "augment": self.augment_preset}
+                "label_smoothing": self.label_smoothing, "mixup": self.mixup, "augment": self.augment_preset,
+                "input_size": self.input_size}
 
 
 @dataclass
