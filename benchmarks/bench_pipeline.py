@@ -57,7 +57,7 @@ import torchvision.transforms.functional as TF
 from torchvision.io import read_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from wikiart_core import synth  # noqa: E402
+from wikiart_core import engine, synth  # noqa: E402
 from wikiart_core.data import WikiArtDataset  # noqa: E402
 from wikiart_core.device import pick_device  # noqa: E402
 from wikiart_core.synth.writer import split_counts  # noqa: E402
@@ -216,10 +216,13 @@ def original_pass(args, device: torch.device) -> dict:
 
 
 def our_epoch(dataset: WikiArtDataset, batch_size: int, seed: int, device: torch.device) -> int:
+    """One shuffled epoch through the engine's own batch reader (what training sees: reused
+    buffers on the CPU, a prefetch thread into pinned memory on CUDA), each batch moved to
+    the device once."""
     order = np.random.default_rng(seed).permutation(len(dataset))
     seen = 0
-    for start in range(0, len(order), batch_size):
-        images, labels = dataset.get_batch(order[start:start + batch_size])
+    steps = engine.steps_per_epoch(len(dataset), batch_size)
+    for images, labels in engine.read_batches(dataset, order, batch_size, steps, prefetch=device.type == "cuda"):
         images, labels = images.to(device), labels.to(device)
         assert images.dtype == torch.uint8 and labels.shape[0] == images.shape[0]
         seen += images.shape[0]

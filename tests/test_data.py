@@ -260,3 +260,17 @@ def test_get_batch_labels_follow_a_replaced_target_list(tmp_path):
     relabelled = dataset.relabel({"A": 1, "B": 0})
     assert relabelled.get_batch([0, 3])[1].tolist() == [1, 0]
     assert dataset.get_batch([0, 3])[1].tolist() == [0, 1]
+
+
+def test_get_batch_into_a_reused_buffer_gives_the_same_batch(tmp_path):
+    root = tmp_path / "train"
+    for index in range(5):
+        save(root / "A" / f"{index}.png", solid((index * 40, 0, 0)))
+    dataset = WikiArtDataset(root, SIZE, progress=False)
+    buffer = np.zeros((8, 3, SIZE, SIZE), dtype=np.uint8)
+    fresh, labels = dataset.get_batch([4, 1, 2])
+    reused, reused_labels = dataset.get_batch([4, 1, 2], out=buffer)
+    assert torch.equal(fresh, reused) and torch.equal(labels, reused_labels)
+    assert np.shares_memory(reused.numpy(), buffer), "the batch is a view of the caller's buffer"
+    with pytest.raises(ValueError, match="uint8 array of at least"):
+        dataset.get_batch([0, 1, 2], out=np.zeros((2, 3, SIZE, SIZE), dtype=np.uint8))

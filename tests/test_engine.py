@@ -445,11 +445,11 @@ def test_prefetching_batches_match_plain_reading(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: self)
     data = ColourSquares()
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0)).tolist()
-    plain = list(engine._batches(data, order, 5, engine._steps_per_epoch(len(data), 5), prefetch=False))
-    fetched = list(engine._batches(data, order, 5, engine._steps_per_epoch(len(data), 5), prefetch=True))
+    plain = list(engine.read_batches(data, order, 5, engine.steps_per_epoch(len(data), 5), prefetch=False))
+    fetched = list(engine.read_batches(data, order, 5, engine.steps_per_epoch(len(data), 5), prefetch=True))
     assert len(plain) == len(fetched) == 7  # 32 = 6 * 5 + 2: the last batch of 2 is kept
     assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(plain, fetched))
-    assert engine._steps_per_epoch(31, 5) == 6  # a last batch of 1 is dropped (batch norm)
+    assert engine.steps_per_epoch(31, 5) == 6  # a last batch of 1 is dropped (batch norm)
 
 
 def test_history_table_and_columns():

@@ -382,14 +382,24 @@ class WikiArtDataset(torch.utils.data.Dataset):
         row = self._rows[index]
         return torch.from_numpy(np.array(self._images[row])), self.targets[index]
 
-    def get_batch(self, indices: Sequence[int] | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def get_batch(self, indices: Sequence[int] | np.ndarray,
+                  out: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Many items at once: ((B, 3, S, S) uint8 tensor, (B,) int64 labels).
 
         One gather from the (memory-mapped) cache straight into the batch's memory, in
         the requested order, and labels from an array kept beside ``targets``: no second
-        copy of the images and no conversion of the label list per batch."""
+        copy of the images and no conversion of the label list per batch. ``out``: a
+        uint8 array of at least (B, 3, S, S) to gather into (a buffer the caller reuses:
+        fresh memory for every batch costs page faults); the returned tensor is then a
+        view of it, overwritten when the caller reuses the buffer."""
         indices = np.asarray(indices, dtype=np.int64)
-        block = np.empty((len(indices), 3, self.image_size, self.image_size), dtype=np.uint8)
+        shape = (len(indices), 3, self.image_size, self.image_size)
+        if out is None:
+            block = np.empty(shape, dtype=np.uint8)
+        else:
+            if out.dtype != np.uint8 or out.shape[0] < len(indices) or tuple(out.shape[1:]) != shape[1:]:
+                raise ValueError(f"out must be a uint8 array of at least {shape}, got {out.dtype} {out.shape}")
+            block = out[:len(indices)]
         np.take(self._images, self._rows[indices], axis=0, out=block)
         return torch.from_numpy(block), torch.from_numpy(self._label_array()[indices])
 

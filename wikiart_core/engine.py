@@ -176,12 +176,24 @@ def _get_batch(dataset, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Ten
     return torch.stack([image for image, _ in items]), torch.as_tensor([label for _, label in items])
 
 
-def _steps_per_epoch(n_items: int, batch_size: int) -> int:
+def _reusable_buffers(dataset, batch_size: int, count: int) -> list[np.ndarray] | None:
+    """``count`` uint8 batch buffers for a dataset whose ``get_batch`` takes ``out``
+    (WikiArtDataset); None for other datasets."""
+    import inspect
+
+    get_batch = getattr(dataset, "get_batch", None)
+    size = getattr(dataset, "image_size", None)
+    if get_batch is None or size is None or "out" not in inspect.signature(get_batch).parameters:
+        return None
+    return [np.empty((batch_size, 3, size, size), dtype=np.uint8) for _ in range(count)]
+
+
+def steps_per_epoch(n_items: int, batch_size: int) -> int:
     # A last batch of one image is dropped: batch norm cannot train on it.
     return n_items // batch_size + (1 if n_items % batch_size >= 2 else 0)
 
 
-def _batches(dataset, order: Iterable[int], batch_size: int, steps: int, prefetch: bool):
+def read_batches(dataset, order: Iterable[int], batch_size: int, steps: int, prefetch: bool):
     """Yield ``steps`` batches (uint8 images, labels) read in ``order``. With
     ``prefetch`` (CUDA) the next batch is read into pinned memory by a thread while
     the GPU works on this one."""
@@ -199,8 +211,15 @@ def _batches(dataset, order: Iterable[int], batch_size: int, steps: int, prefetc
         return (images.pin_memory(), labels.pin_memory()) if prefetch else (images, labels)
 
     if not prefetch:
-        for chunk in chunks():
-            yield load(chunk)
+        # Two buffers used in turn: a batch is converted to floats (a copy) before the
+        # next one is read, so its buffer can be refilled two batches later. Fresh memory
+        # for every batch would cost a page fault per 4 KB (see benchmarks/RESULTS.md).
+        buffers = _reusable_buffers(dataset, batch_size, count=2)
+        for step, chunk in enumerate(chunks()):
+            if buffers is None:
+                yield load(chunk)
+            else:
+                yield dataset.get_batch(chunk, out=buffers[step % 2])
         return
     with ThreadPoolExecutor(max_workers=1) as pool:
         upcoming = chunks()
@@ -348,8 +367,8 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
         raise ValueError("fit needs a TrainConfig(epochs=...)")
     config.check()
     n_items = len(sampler) if sampler is not None else len(train_data)
-    steps_per_epoch = _steps_per_epoch(n_items, config.batch_size)
-    if steps_per_epoch == 0:
+    epoch_steps = steps_per_epoch(n_items, config.batch_size)
+    if epoch_steps == 0:
         raise ValueError(f"the training data has {n_items} image(s); at least 2 are needed for a batch")
 
     device = pick_device(config.device)
@@ -365,9 +384,9 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
         task.prepare(model, train_data, config.seed)
 
     optimizer = _optimizer(model, config.lr, config.weight_decay)
-    total_steps = config.epochs * steps_per_epoch
+    total_steps = config.epochs * epoch_steps
     # Warm-up never takes more than half the run, so short runs still anneal.
-    warmup_steps = (max(1, min(round(config.warmup_epochs * steps_per_epoch), total_steps // 2))
+    warmup_steps = (max(1, min(round(config.warmup_epochs * epoch_steps), total_steps // 2))
                     if config.warmup_epochs > 0 else 0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(warmup_steps, total_steps))
 
@@ -392,7 +411,7 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
         for epoch in range(first_epoch, config.epochs + 1):
             started = time.perf_counter()
             train_loss, parts, images_seen, train_seconds = train_one_epoch(
-                model, task, train_data, optimizer, scheduler, epoch=epoch, config=config, steps=steps_per_epoch,
+                model, task, train_data, optimizer, scheduler, epoch=epoch, config=config, steps=epoch_steps,
                 sampler=sampler, device=device, use_amp=use_amp, progress=progress)
             val = validate(model, task, val_data, config.batch_size, device, epoch) if val_data is not None else {}
             record = EpochRecord(epoch=epoch, train_loss=train_loss, val=val, parts=parts,
@@ -465,7 +484,7 @@ def train_one_epoch(model: nn.Module, task: Task, train_data, optimizer, schedul
     loss_sum, part_sums, images_seen = 0.0, {}, 0
     bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", leave=False, disable=not progress, unit="batch")
     try:
-        for step, (images, labels) in enumerate(_batches(train_data, order, config.batch_size, steps,
+        for step, (images, labels) in enumerate(read_batches(train_data, order, config.batch_size, steps,
                                                          prefetch=cuda), 1):
             x = task.augment(data.to_float(images, device), rng.generator)
             y = labels.to(device, non_blocking=cuda)
