@@ -13,6 +13,17 @@ def single_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def single_library_thread():
+    """One BLAS and OpenMP thread for scikit-learn and numpy in every test: on two shared
+    cores a busy neighbour makes their spinning threads wait on each other (a 30-point
+    t-SNE took 10 s instead of 0.05 s). ``single_torch_thread`` does the same for torch."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_splits(tmp_path_factory):
     """(train, test) WikiArtDatasets of a tiny synthetic set: every style, 16 px."""

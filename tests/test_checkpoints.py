@@ -6,12 +6,13 @@ import pytest
 import torch
 from torch import nn
 
+from fakes import InMemoryDataset
 from wikiart_core import checkpoint, engine, models, tasks
 from wikiart_core.checkpoint import CheckpointError
 from wikiart_core.engine import TrainConfig
 
 
-class Stripes:
+class Stripes(InMemoryDataset):
     """Tiny in-memory dataset with the WikiArtDataset batch interface (3 classes)."""
 
     classes = ["Baroque", "Cubism", "Ukiyo_e"]
@@ -23,16 +24,6 @@ class Stripes:
         for label in range(3):  # a brighter band per class, so there is something to learn
             self.images[label * per_class:(label + 1) * per_class, label, 4 * label:4 * label + 4] = 250
         self.targets = [label for label in range(3) for _ in range(per_class)]
-
-    def __len__(self):
-        return len(self.targets)
-
-    def get_batch(self, indices):
-        indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        return self.images[indices].clone(), torch.as_tensor(self.targets)[indices]
-
-    def class_counts(self):
-        return {style: self.targets.count(i) for i, style in enumerate(self.classes)}
 
 
 def quiet(_line):

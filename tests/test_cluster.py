@@ -13,17 +13,6 @@ from wikiart_core.engine import EpochRecord
 from wikiart_core.data import WikiArtDataset
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_library_thread():
-    """One BLAS and OpenMP thread (scikit-learn's logistic regressions, KMeans, t-SNE):
-    on two shared cores a busy neighbour makes their spinning threads wait on each
-    other (10 s for a 30-point t-SNE, 4 s for the colour baseline, instead of 0.05 s
-    and 0.5 s). conftest.py's single_torch_thread does the same for torch."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
-
 
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory):

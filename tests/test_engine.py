@@ -2,17 +2,17 @@
 with messages, and the pieces it is built from (augmentation, schedule, batches)."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from fakes import InMemoryDataset
 from wikiart_core import augment, checkpoint, engine, imbalance, models, tasks
 from wikiart_core.device import DeviceError
 from wikiart_core.engine import EpochRecord, History, TrainConfig, TrainingError
 
 
-class ColourSquares:
+class ColourSquares(InMemoryDataset):
     """In-memory stand-in for a WikiArtDataset (same batch interface): four classes
     told apart by their mean colour, with per-pixel noise."""
 
@@ -29,16 +29,6 @@ class ColourSquares:
         self.targets = labels
         self.classes = ["Amber", "Bamboo", "Cobalt", "Dandelion"]
         self.image_size = size
-
-    def __len__(self):
-        return len(self.targets)
-
-    def get_batch(self, indices):
-        indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        return self.images[indices].clone(), torch.as_tensor(self.targets)[indices]
-
-    def class_counts(self):
-        return {style: self.targets.count(i) for i, style in enumerate(self.classes)}
 
 
 class TinyAutoencoder(nn.Module):

@@ -16,16 +16,6 @@ from wikiart_core.experiment import RunResult, RunSpec
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def single_library_thread():
-    """One BLAS and OpenMP thread for scikit-learn (the colour baseline's logistic
-    regressions): on two shared cores a busy neighbour makes spinning threads wait on
-    each other (4 s instead of 0.5 s). conftest.py's single_torch_thread does torch."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
-
 
 @pytest.fixture(scope="module")
 def splits(tiny_splits):

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from fakes import InMemoryDataset
 from wikiart_core import data, engine, experiment, imbalance, models, tasks
 from wikiart_core.imbalance import (LogitAdjustedLoss, WeightedCrossEntropyLoss, balanced_sampler,
                                     class_weights_effective_number, class_weights_inverse_frequency,
@@ -15,17 +16,6 @@ from wikiart_core.imbalance import (LogitAdjustedLoss, WeightedCrossEntropyLoss,
 
 pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
-
-@pytest.fixture(scope="module", autouse=True)
-def single_library_thread():
-    """One BLAS and OpenMP thread (scikit-learn's logistic regressions, KMeans, t-SNE):
-    on two shared cores a busy neighbour makes their spinning threads wait on each
-    other (10 s for a 30-point t-SNE, 4 s for the colour baseline, instead of 0.05 s
-    and 0.5 s). conftest.py's single_torch_thread does the same for torch."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        yield
 
 COUNTS = [6, 3, 1]  # N = 10, C = 3
 
@@ -157,7 +147,7 @@ def test_configure_returns_the_pieces_for_each_method():
         imbalance.configure("balanced_sampler", COUNTS, None)
 
 
-class _Imbalanced:
+class _Imbalanced(InMemoryDataset):
     """In-memory dataset with the WikiArtDataset batch interface: 3 styles, 12/6/2 images."""
 
     classes = ["Baroque", "Cubism", "Rococo"]
@@ -169,16 +159,6 @@ class _Imbalanced:
         self.images = (torch.rand(len(self.targets), 3, 12, 12, generator=generator) * 255).to(torch.uint8)
         for index, label in enumerate(self.targets):
             self.images[index, label] //= 3  # a darker channel per style
-
-    def __len__(self):
-        return len(self.targets)
-
-    def get_batch(self, indices):
-        indices = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        return self.images[indices].clone(), torch.as_tensor(self.targets)[indices]
-
-    def class_counts(self):
-        return {style: self.targets.count(i) for i, style in enumerate(self.classes)}
 
 
 def test_the_three_weight_formulas_train_the_same_model():
