@@ -15,31 +15,19 @@ each cache (uint8 bytes of the training split) is in the table. Appends to RESUL
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from wikiart_core import config, data, experiment, stats  # noqa: E402
+from wikiart_core.device import pick_device  # noqa: E402
+
+from bench_pipeline import machine_line  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.machine()}, {model}, {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def main() -> None:
@@ -79,7 +67,7 @@ def main() -> None:
         comparisons.append((size, stats.verdict_words(result, "shrunk crops", "stretched crops")))
         print(comparisons[-1][1])
 
-    lines = [f"### cache quality, {time.strftime('%Y-%m-%d %H:%M')} on {machine()}", "",
+    lines = [f"### cache quality, {time.strftime('%Y-%m-%d %H:%M')} on {machine_line(pick_device(args.device))}", "",
              f"Embedded data, profile `{profile.name}` ({len(args.seeds)} seeds {args.seeds}, {profile.epochs} epochs, "
              f"StyleCNN {profile.style_cnn}, lr {args.lr:g}); validation split only "
              f"({time.perf_counter() - started:.0f} s in all).", "",

@@ -13,7 +13,6 @@ Appends a dated section to benchmarks/RESULTS.md (unless --no-record).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -26,21 +25,9 @@ from wikiart_core import engine, evaluate, models, synth, tasks  # noqa: E402
 from wikiart_core.data import WikiArtDataset  # noqa: E402
 from wikiart_core.device import pick_device  # noqa: E402
 
-from bench_pipeline import data_root, scale_for  # noqa: E402  (the same 416 px images)
+from bench_pipeline import data_root, machine_line, scale_for  # noqa: E402  (the same 416 px images)
 
 HERE = Path(__file__).resolve().parent
-
-
-def machine(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda ({torch.cuda.get_device_name(device)}), torch {torch.__version__}"
-    model = "unknown CPU"
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"cpu ({model}), {os.cpu_count()} cores, torch {torch.__version__}"
 
 
 def train_rate(model, task, dataset, device, batch_size: int, amp: bool, epochs: int) -> list[float]:
@@ -118,7 +105,7 @@ def main() -> None:
     print(f"evaluation: batch 1 {one:,.0f} img/s, batch 256 {many:,.0f} img/s ({many / one:.1f}x)")
 
     baseline = {(n, b): r for n, b, s, r, _, _ in rows if s == "fp32"}
-    lines = [f"### training throughput, {time.strftime('%Y-%m-%d %H:%M')} on {machine(device)}", "",
+    lines = [f"### training throughput, {time.strftime('%Y-%m-%d %H:%M')} on {machine_line(device)}", "",
              f"{len(dataset)} synthetic 416 px images cached at {args.image_size} px; StyleCNN width {args.width}; "
              f"median [min, max] of {args.epochs} epochs after one warm-up epoch per setting."
              + (" CPU: the engine keeps fp32 there, so there is no bf16 row." if device.type != "cuda" else ""), "",

@@ -56,15 +56,6 @@ def save(notebook: str, paths, profile, values: dict, *, headline: str, seeds: i
     return path
 
 
-def load(notebook: str, paths) -> dict:
-    """The saved results of ``notebook``; FileNotFoundError names the notebook to run."""
-    path = results_path(notebook, paths)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist. Fix: run notebooks/{notebook}.ipynb first "
-                                f"(or `make report`).")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def show(markdown: str):
     """A Markdown object for the notebook to display (the last expression of a cell)."""
     from IPython.display import Markdown
