@@ -9,7 +9,8 @@ expected file is updated on purpose:
 
 Tolerances allow for float differences between CPUs (a prediction or two), not for a
 changed method: test-split metrics 0.02, validation metrics 0.04 (27 images there),
-PSNR 0.15 dB, clustering scores 0.03; learning-rate choices must match exactly.
+PSNR 0.15 dB, clustering scores 0.03 (Part 3's hit rates and SSIM: 0.02, test-split
+values); learning-rate choices must match exactly.
 """
 import json
 import os
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from wikiart_core import cluster, config, data, experiment
-from wikiart_core.parts import bonus_a, part1_imbalance, part2_autoencoder
+from wikiart_core.parts import bonus_a, part1_imbalance, part2_autoencoder, part3_generator
 
 EXPECTED = Path(__file__).parent / "expected" / "smoke_results.json"
 PROFILE = config.get_profile("smoke")
@@ -72,6 +73,15 @@ def autoencoder_results() -> dict:
     return found
 
 
+def generator_results() -> dict:
+    splits = _splits(PROFILE.generator["image_size"])
+    run = part3_generator.run_all(splits, PROFILE, seed=0, device="cpu", log=lambda *_: None)
+    found = {f"04.{name}.test.hit_rate": interval["mean"] for name, interval in run.summary["hit_rate"].items()}
+    found.update({f"04.{name}.test.ssim": scores["ssim"]["mean"] for name, scores in run.summary["content"].items()})
+    found["04.judge.test.balanced_accuracy"] = run.judge.test["balanced_accuracy"]
+    return found
+
+
 def tolerance(key: str) -> float:
     if key.endswith(".lr"):
         return 0.0
@@ -107,7 +117,7 @@ def test_moved_results_notices_a_shift_beyond_tolerance_only():
 
 
 def test_smoke_results_match_the_stored_expectations():
-    computed = {**bonus_a_results(), **imbalance_results(), **autoencoder_results()}
+    computed = {**bonus_a_results(), **imbalance_results(), **autoencoder_results(), **generator_results()}
     if os.environ.get("WIKIART_UPDATE_EXPECTED"):
         EXPECTED.parent.mkdir(exist_ok=True)
         EXPECTED.write_text(json.dumps(computed, indent=1, sort_keys=True) + "\n")

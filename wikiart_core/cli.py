@@ -7,6 +7,10 @@
     python -m wikiart_core evaluate --checkpoint outputs/stylecnn/best.pt
     python -m wikiart_core autoencode --epochs 20 --out outputs/ae          # part 2: autoencoder
     python -m wikiart_core cluster --representation autoencoder --checkpoint outputs/ae/autoencoder.pt --out outputs/ae/cluster
+    python -m wikiart_core style --epochs 30 --out outputs/style                 # part 3: the generator, judged
+    python -m wikiart_core paint --checkpoint outputs/style/generator.pt --image photo.jpg --style Cubism --out cubist.png
+    python -m wikiart_core lora --steps 3000 --rank 4 --out outputs/lora     # bonus B (also: accelerate launch -m wikiart_core lora ...)
+    python -m wikiart_core generate --lora outputs/lora --style Cubism --seeds 0 1 2 --out outputs/lora/paint
 
 Every sub-command that reads data takes the same data options (``--paths``/``--dataset``,
 or ``--train``/``--test`` folders; ``--profile``; ``--validation-fraction``) and the same
@@ -26,6 +30,7 @@ from .checkpoint import CheckpointError
 from .data import DataError
 from .device import DeviceError
 from .engine import TrainingError
+from .lora import LoraError
 
 
 class UsageError(ValueError):
@@ -254,6 +259,65 @@ def cmd_autoencode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_style(args: argparse.Namespace) -> int:
+    """Part 3: train the style-conditioned generators (cin and concat), the plain
+    autoencoder and an independent judge; judge every method on the test split; write
+    generator.pt (cin), generator_concat.pt, the figures and metrics.json into --out."""
+    from . import checkpoint, plots
+    from .parts import part3_generator
+
+    profile, splits, dataset = _splits(args, image_size=config.get_profile(args.profile).generator["image_size"])
+    out = Path(args.out)
+    run = part3_generator.run_all(splits, profile, seed=args.seed, device=args.device, epochs=args.epochs,
+                                  style_weight=args.style_weight, content_weight=args.content_weight,
+                                  loss_net_checkpoint=args.loss_net, checkpoint_dir=out / "runs",
+                                  progress=not args.quiet)
+    for conditioning, generator in run.generators.items():
+        name = "generator.pt" if conditioning == "cin" else f"generator_{conditioning}.pt"
+        checkpoint.save_checkpoint(out / name, generator, task="style", classes=splits.classes,
+                                   image_size=splits.image_size, seed=args.seed, profile=profile.name,
+                                   dataset=dataset, history=run.histories[conditioning].to_dict())
+    grid = part3_generator.example_grid_images(run, splits.test)
+    plots.style_grid(grid, splits.classes).savefig(out / "grid.png")
+    plots.generator_curves(run.histories).savefig(out / "curves.png")
+    print(part3_generator.results_table(run.summary))
+    summary = {"summary": run.summary, "judge_test": run.judge.test,
+               "loss_network_test": run.loss_net_result.test if run.loss_net_result else str(args.loss_net),
+               "seconds": run.seconds, "profile": profile.name, "dataset": dataset, "seed": args.seed,
+               "split": splits.describe()}
+    _write_json(out / "metrics.json", summary)
+    print(f"wrote {out}/generator.pt, grid.png, curves.png and metrics.json")
+    return 0
+
+
+def cmd_paint(args: argparse.Namespace) -> int:
+    """Paint one picture in a style with a saved generator (``style`` writes generator.pt)."""
+    from PIL import Image
+
+    from . import checkpoint
+    from .parts import part3_generator
+
+    generator, meta = checkpoint.load_checkpoint(args.checkpoint, device=args.device)
+    classes = list(meta.get("classes") or [])
+
+    def style_index(name: str) -> int:
+        wanted = name.replace(" ", "_").lower()
+        for index, style_name in enumerate(classes):
+            if style_name.lower() == wanted:
+                return index
+        raise UsageError(f"unknown style {name!r}; {args.checkpoint} knows: {', '.join(classes)}")
+
+    picture = part3_generator.load_picture(args.image, int(meta["image_size"]))
+    second = style_index(args.mix_with) if args.mix_with else None
+    painted = part3_generator.paint_image(generator, picture, style_index(args.style), second, args.mix)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pixels = (painted.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    Image.fromarray(pixels).save(out)
+    print(f"wrote {out} ({args.style}{f' mixed {args.mix:g} with {args.mix_with}' if second is not None else ''})")
+    return 0
+
+
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Extract one representation of a split, cluster it with KMeans, score the clusters
     against the styles; write features.npz, figures and metrics.json."""
@@ -417,6 +481,30 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--pixel-side", type=int, default=16, help="side of the downscaled pixels representation")
     clustering.add_argument("--no-tsne", action="store_true", help="skip the t-SNE drawing (slow on many points)")
     clustering.set_defaults(run=cmd_cluster)
+
+    styling = commands.add_parser("style", parents=[data_options, run_options],
+                                  help="part 3: train and judge the style-conditioned generator")
+    styling.add_argument("--out", type=Path, required=True, help="folder for generator.pt, figures, metrics.json")
+    styling.add_argument("--epochs", type=int, help="default: the profile's")
+    styling.add_argument("--style-weight", type=float, help="weight of the style loss (default: the profile's)")
+    styling.add_argument("--content-weight", type=float, default=0.0, help="weight of a deep-feature content loss")
+    styling.add_argument("--loss-net", type=Path,
+                         help="StyleCNN checkpoint that defines the style loss (default: train one)")
+    styling.set_defaults(run=cmd_style)
+
+    painting = commands.add_parser("paint", help="paint one picture in a style with a saved generator")
+    painting.add_argument("--checkpoint", type=Path, required=True, help="generator.pt written by `style`")
+    painting.add_argument("--image", type=Path, required=True, help="any picture (JPEG, PNG, ...)")
+    painting.add_argument("--style", required=True, help="a style name, e.g. Cubism or 'Pop Art'")
+    painting.add_argument("--mix-with", help="a second style to mix in")
+    painting.add_argument("--mix", type=float, default=0.5, help="weight of --mix-with (0-1)")
+    painting.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    painting.add_argument("--device", default="cpu", help="cpu, cuda, ...")
+    painting.set_defaults(run=cmd_paint)
+
+    from .lora import cli as lora_cli  # imports diffusers only when its commands run
+
+    lora_cli.add_commands(commands, data_options, run_options)
     return parser
 
 
@@ -425,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (config.ConfigError, DataError, CheckpointError, TrainingError, DeviceError, UsageError,
-            FileNotFoundError) as exc:
+            LoraError, FileNotFoundError) as exc:
         # The project's own errors already say what to do; a traceback would bury that.
         # Anything else (a bug, a library error) keeps its traceback.
         print(f"error: {exc}", file=sys.stderr)

@@ -223,6 +223,13 @@ class Profile:
     imbalance: notebook 02's comparison (image_size, width, depth, epochs, lr).
     autoencoder: notebook 03's autoencoder (base_channels, depth, latent_channels, epochs,
         lr, batch_size) and clustering settings (max_points, tsne_max_iter, min_style_images).
+    generator: notebook 04's style-conditioned autoencoder (image_size, base_channels, depth,
+        embedding_dim, epochs, lr, batch_size, style_weight), the StyleCNN that defines its
+        style loss (loss_network: constructor arguments; trained at image_size) and the
+        judge's width (judge_width; the judge is that StyleCNN with another width and seed).
+    lora: notebook 05's LoRA fine-tuning (steps, rank, batch_size per process, gradient_accumulation, lr,
+        resolution of the tiny stand-in pipeline (real weights train at their own), checkpoint_every,
+        images_per_style cap, inference_steps, guidance, generation_seeds per style).
     """
 
     name: str
@@ -236,6 +243,8 @@ class Profile:
     style_cnn: dict[str, Any]
     imbalance: dict[str, Any]
     autoencoder: dict[str, Any]
+    generator: dict[str, Any] = dataclasses.field(default_factory=dict)
+    lora: dict[str, Any] = dataclasses.field(default_factory=dict)
     validation_fraction: float = 0.1
 
     @property
@@ -251,21 +260,43 @@ PROFILES: dict[str, Profile] = {
                      seeds=2, lr_grid=(1e-3, 3e-3), style_cnn=dict(width=8, depth=3, stem_stride=2),
                      imbalance=dict(image_size=32, width=4, depth=2, epochs=1, lr=3e-3),
                      autoencoder=dict(base_channels=8, depth=2, latent_channels=3, epochs=1, lr=3e-3, batch_size=16,
-                                      max_points=1500, tsne_max_iter=250, min_style_images=3)),
+                                      max_points=1500, tsne_max_iter=250, min_style_images=3),
+                     generator=dict(image_size=16, base_channels=8, depth=2, embedding_dim=8, epochs=1, lr=3e-3,
+                                    batch_size=16, style_weight=1.0,
+                                    loss_network=dict(width=8, depth=2, stem_stride=1), judge_width=12),
+                     lora=dict(steps=2, rank=4, batch_size=2, gradient_accumulation=1, lr=1e-3, resolution=32,
+                               checkpoint_every=1, images_per_style=2, inference_steps=2, guidance=7.5,
+                               generation_seeds=1)),
     # demo: all five notebooks in minutes on two CPU cores (a stride-4 "patchify" stem, width 16).
     "demo": Profile("demo", image_size=64, max_train_per_class=None, max_test_per_class=None, epochs=10,
                     batch_size=64, seeds=5, lr_grid=(3e-3, 1e-2, 3e-2),
                     style_cnn=dict(width=16, depth=4, stem_stride=4),
                     imbalance=dict(image_size=32, width=12, depth=3, epochs=6, lr=3e-3),
                     autoencoder=dict(base_channels=16, depth=2, latent_channels=3, epochs=5, lr=3e-3, batch_size=16,
-                                     max_points=1500, tsne_max_iter=750, min_style_images=5)),
+                                     max_points=1500, tsne_max_iter=750, min_style_images=5),
+                    # 32 px: a generator paints every pixel twice per step (own and other style),
+                    # which at 64 px would not fit the demo's minutes on two cores.
+                    generator=dict(image_size=32, base_channels=8, depth=2, embedding_dim=16, epochs=4, lr=3e-3,
+                                   batch_size=32, style_weight=1.0,
+                                   loss_network=dict(width=16, depth=3, stem_stride=2), judge_width=24),
+                    lora=dict(steps=40, rank=4, batch_size=4, gradient_accumulation=2, lr=1e-3, resolution=32,
+                              checkpoint_every=20, images_per_style=8, inference_steps=10, guidance=7.5,
+                              generation_seeds=2)),
     # full: the GPU server on the real data.
     "full": Profile("full", image_size=224, max_train_per_class=None, max_test_per_class=None, epochs=30,
                     batch_size=128, seeds=5, lr_grid=(1e-3, 3e-3, 1e-2),
                     style_cnn=dict(width=32, depth=4, stem_stride=2),
                     imbalance=dict(image_size=128, width=32, depth=4, epochs=20, lr=2e-3),
                     autoencoder=dict(base_channels=32, depth=3, latent_channels=12, epochs=30, lr=2e-3, batch_size=64,
-                                     max_points=1500, tsne_max_iter=1000, min_style_images=5)),
+                                     max_points=1500, tsne_max_iter=1000, min_style_images=5),
+                    generator=dict(image_size=128, base_channels=32, depth=3, embedding_dim=32, epochs=30, lr=2e-3,
+                                   batch_size=64, style_weight=1.0,
+                                   loss_network=dict(width=32, depth=4, stem_stride=2), judge_width=48),
+                    # Stable Diffusion 1.5 at 512 px: batch 8 x 4 accumulation steps = 32 images a step per GPU;
+                    # at most 250 images per style (drawn class-balanced anyway) keeps the latent encoding short.
+                    lora=dict(steps=3000, rank=4, batch_size=8, gradient_accumulation=4, lr=1e-4, resolution=512,
+                              checkpoint_every=500, images_per_style=250, inference_steps=30, guidance=7.5,
+                              generation_seeds=4)),
 }
 DEFAULT_PROFILE = "demo"
 

@@ -446,3 +446,85 @@ def loss_curves(runs: Mapping[str, Sequence], title: str | None = "Training loss
     if title:
         axes.set_title(title, fontsize=9)
     return figure
+
+
+def style_grid(grid: Mapping, classes: Sequence[str]) -> Figure:
+    """Part 3's grid, from ``part3_generator.example_grid_images``: for each content image,
+    one row per painter ("cin", "colour transfer"): the original, its reconstruction under
+    its own style, then the same image in each target style (column titles).
+
+    grid: {"originals": (R, 3, S, S), "own": (R, 3, S, S), "painted": {name: (R, T, 3, S, S)},
+    "row_styles": [R], "target_styles": [T]}, floats in [0, 1]."""
+    painters = list(grid["painted"])
+    targets = list(grid["target_styles"])
+    n_rows = len(grid["originals"]) * len(painters)
+    columns = 2 + len(targets)
+    figure = _figure(columns * 0.95 + 1.2, n_rows * 0.95 + 0.5)
+    layout = figure.add_gridspec(n_rows, columns, wspace=0.03, hspace=0.05)
+
+    def name(label: int) -> str:
+        return classes[int(label)].replace("_", " ")[:16]
+
+    for image_index, content_style in enumerate(grid["row_styles"]):
+        for painter_index, painter in enumerate(painters):
+            row = image_index * len(painters) + painter_index
+            panels = [grid["originals"][image_index] if painter_index == 0 else None,
+                      grid["own"][image_index] if painter == "cin" else None,
+                      *grid["painted"][painter][image_index]]
+            titles = ["original", "own style (cin)", *[name(t) for t in targets]]
+            for column, (panel, title) in enumerate(zip(panels, titles)):
+                axes = figure.add_subplot(layout[row, column])
+                axes.set_xticks([])
+                axes.set_yticks([])
+                if panel is None:
+                    axes.axis("off")
+                else:
+                    axes.imshow(_as_image(panel), interpolation="nearest")
+                if row == 0:
+                    axes.set_title(title, fontsize=6)
+                if column == 0 and panel is not None:
+                    axes.set_ylabel(name(content_style), fontsize=6, rotation=0, ha="right", va="center")
+                if column == 2:
+                    axes.text(-0.08, 0.5, painter, transform=axes.transAxes, fontsize=6, rotation=90,
+                              ha="right", va="center")
+    return figure
+
+
+def image_strip(images, titles: Sequence[str], title: str | None = None) -> Figure:
+    """A row of pictures with a caption each: images (N, 3, S, S) floats in [0, 1] or uint8
+    (an interpolation between two styles, one photograph in several styles)."""
+    images = list(images)
+    figure = _figure(len(images) * 1.1 + 0.2, 1.45 if title else 1.25)
+    for index, (image, caption) in enumerate(zip(images, titles)):
+        axes = figure.add_subplot(1, len(images), index + 1)
+        axes.imshow(_as_image(image), interpolation="nearest")
+        axes.set_xticks([])
+        axes.set_yticks([])
+        axes.set_title(caption, fontsize=6)
+    if title:
+        figure.suptitle(title, fontsize=8)
+    return figure
+
+
+def generator_curves(histories: Mapping[str, object]) -> Figure:
+    """Part 3's training curves: per generator (name -> ``engine.History``), the training
+    reconstruction and style losses per epoch (left) and the validation objective that
+    picks best.pt (right), both on log axes."""
+    figure = _figure(8.0, 2.8)
+    parts_axes, validation_axes = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    for index, (name, history) in enumerate(histories.items()):
+        records = history.records
+        epochs = [record.epoch for record in records]
+        colour = f"C{index}"
+        for part, line in (("reconstruction", "-"), ("style", "--")):
+            parts_axes.plot(epochs, [record.parts.get(part, np.nan) for record in records], line, color=colour,
+                            marker="o", markersize=3, label=f"{name}: {part}")
+        validation_axes.plot(epochs, [record.val.get("objective", np.nan) for record in records], color=colour,
+                             marker="o", markersize=3, label=name)
+    for axes, title in ((parts_axes, "training losses"), (validation_axes, "validation objective (picks best.pt)")):
+        axes.set_yscale("log")
+        axes.set_xlabel("epoch")
+        axes.set_title(title, fontsize=9)
+        axes.grid(alpha=0.3, which="both")
+        axes.legend(fontsize=7)
+    return figure

@@ -310,3 +310,122 @@ def cluster_explorer(representations: dict[str, Any], labels, classes, *, seed: 
                                widget=box, **controls)
     button.on_click(explorer._on_click)
     return explorer
+
+
+@dataclass
+class StylePainter:
+    """Part 3's painter: pick a content image (from the test split, or upload a picture),
+    a target style, and optionally a second style with a mixing weight; the painting
+    appears at once (the generator is only run, never retrained).
+
+    Attributes:
+        widget: the VBox to display.
+        image, upload, style, second_style, mix: the controls (set ``.value`` from code).
+        output, message: where the picture and a one-line status go.
+        last_painting: (3, S, S) floats in [0, 1] of the last repaint; None before.
+        last_error: the traceback of a failed repaint (None when it worked).
+    """
+
+    generator: Any
+    dataset: Any
+    classes: list[str]
+    image: ipw.Dropdown
+    upload: ipw.FileUpload
+    style: ipw.Dropdown
+    second_style: ipw.Dropdown
+    mix: ipw.FloatSlider
+    message: ipw.HTML
+    output: ipw.Output
+    widget: ipw.VBox
+    uploaded: Any = None
+    last_painting: Any = None
+    last_error: str | None = None
+
+    def content(self):
+        """The content picture, (3, S, S) floats in [0, 1]: the upload if any, else the chosen test image."""
+        if self.uploaded is not None:
+            return self.uploaded
+        images, _ = self.dataset.get_batch([int(self.image.value)])
+        return images[0].float() / 255.0
+
+    def repaint(self, _change=None) -> None:
+        """Paint the content picture with the chosen style(s) and show it beside the original."""
+        from wikiart_core.parts import part3_generator
+
+        self.last_error = None
+        try:
+            picture = self.content()
+            second = None if self.second_style.value < 0 else int(self.second_style.value)
+            painted = part3_generator.paint_image(self.generator, picture, int(self.style.value), second,
+                                                  float(self.mix.value))
+            name = self.classes[int(self.style.value)].replace("_", " ")
+            if second is not None:
+                name += f" + {self.mix.value:.2f} {self.classes[second].replace('_', ' ')}"
+            figure = plots.image_strip([picture.numpy(), painted.numpy()], ["content", name])
+            self.output.clear_output(wait=True)
+            with self.output:
+                display(figure)
+            self.last_painting = painted
+            self.message.value = f"painted in {name}"
+        except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
+            self.last_error = "".join(traceback.format_exception(error))
+            self.message.value = f"<b>Painting failed:</b> {type(error).__name__}: {error}"
+
+    def use_upload(self, change=None) -> None:
+        """Read the uploaded picture (any format Pillow reads) at the generator's image size."""
+        import tempfile
+        from pathlib import Path
+
+        from wikiart_core.parts import part3_generator
+
+        files = self.upload.value
+        if not files:
+            return
+        content = bytes(files[0]["content"])
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / files[0]["name"]
+                path.write_bytes(content)
+                self.uploaded = part3_generator.load_picture(path, self.generator.image_size)
+        except Exception as error:
+            self.uploaded = None
+            self.message.value = f"<b>Cannot read {files[0]['name']}:</b> {error}"
+            return
+        self.repaint()
+
+
+def style_painter(generator, dataset, *, examples=None, start_style: int | None = None) -> StylePainter:
+    """Build a :class:`StylePainter` over ``generator`` (a StyleConditionedAutoencoder)
+    and the images of ``dataset`` (e.g. the test split, at the generator's image size).
+
+    examples: indices of ``dataset`` offered as content (default: one per style)."""
+    from wikiart_core import cluster
+
+    classes = list(dataset.classes)
+    examples = list(cluster.fixed_examples(dataset, per_style=1) if examples is None else examples)
+    names = [(f"{classes[int(dataset.targets[i])].replace('_', ' ')} #{int(i)}", int(i)) for i in examples]
+    styles = [(name.replace("_", " "), index) for index, name in enumerate(classes)]
+    width = {"description_width": "90px"}
+    painter = StylePainter(
+        generator=generator, dataset=dataset, classes=classes,
+        image=ipw.Dropdown(options=names, description="content", style=width),
+        upload=ipw.FileUpload(accept="image/*", multiple=False, description="or upload"),
+        style=ipw.Dropdown(options=styles, value=start_style if start_style is not None else styles[0][1],
+                           description="style", style=width),
+        second_style=ipw.Dropdown(options=[("none", -1)] + styles, value=-1, description="mix with", style=width),
+        mix=ipw.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="mix weight", style=width),
+        message=ipw.HTML(), output=ipw.Output(), widget=ipw.VBox([]))
+    painter.widget.children = [ipw.HBox([painter.image, painter.upload]),
+                               ipw.HBox([painter.style, painter.second_style, painter.mix]),
+                               painter.message, painter.output]
+
+    def content_changed(_change):
+        painter.uploaded = None
+        painter.repaint()
+
+    painter.image.observe(content_changed, names="value")
+    for control in (painter.style, painter.second_style, painter.mix):
+        control.observe(painter.repaint, names="value")
+    painter.upload.observe(painter.use_upload, names="value")
+    painter.repaint()
+    return painter

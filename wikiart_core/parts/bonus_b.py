@@ -1,0 +1,190 @@
+"""Bonus B (notebook 05): which pipeline the notebook fine-tunes, how its generations are
+judged, and the words that follow from the numbers.
+
+With weights under ``pretrained.stable_diffusion`` (data_paths.yaml) the notebook
+fine-tunes the real model; without them it builds the tiny random pipeline and runs
+the same recipe on it, as a check of the plumbing (its pictures are noise).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+NOTEBOOK = "05_bonusB"
+# Styles shown in the before/after grid when present: common and rare, flat and textured.
+SHOWCASE = ("Impressionism", "Cubism", "Ukiyo_e", "Pop_Art", "Baroque", "Color_Field_Painting")
+STRIP_SCALES = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+@dataclass(frozen=True)
+class PipelineChoice:
+    """Where the pipeline comes from: ``source`` (a folder), ``tiny`` (True: the random
+    stand-in), ``configured`` (the folder data_paths.yaml names, present or not)."""
+
+    source: str
+    tiny: bool
+    configured: str | None
+
+
+def choose_pipeline(paths, outputs: Path, classes: Sequence[str], resolution: int, seed: int = 0) -> PipelineChoice:
+    """The real weights when ``pretrained.stable_diffusion`` points at a diffusers
+    pipeline folder; otherwise a tiny random pipeline built (once) in
+    ``outputs/tiny-pipeline`` at ``resolution`` px with the words of ``classes``."""
+    from wikiart_core.lora import pipeline as pipelines
+
+    configured = paths.pretrained.get(pipelines.PRETRAINED_KEY)
+    if configured is not None and (Path(configured) / "model_index.json").is_file():
+        return PipelineChoice(source=str(configured), tiny=False, configured=str(configured))
+    folder = pipelines.build_tiny_pipeline(Path(outputs) / "tiny-pipeline", resolution=resolution, styles=classes,
+                                           seed=seed)
+    return PipelineChoice(source=str(folder), tiny=True, configured=None if configured is None else str(configured))
+
+
+def pipeline_note(choice: PipelineChoice, paths) -> str:
+    """Markdown for the top of the notebook: what this run fine-tunes, said plainly."""
+    from wikiart_core.lora import pipeline as pipelines
+
+    if not choice.tiny:
+        return (f"**This run fine-tunes the pre-trained model in `{choice.source}`** "
+                f"(`pretrained.{pipelines.PRETRAINED_KEY}` in `{paths.source.name}`).")
+    where = f"`{choice.configured}`" if choice.configured else "(the key is not set)"
+    return (f"> **A plumbing check, not art.** No pre-trained weights were found where `{paths.source.name}` "
+            f"looks for them (`pretrained.{pipelines.PRETRAINED_KEY}`: {where}), so this run uses a *tiny "
+            f"pipeline with random weights* built from configs (same parts as Stable Diffusion, a few "
+            f"thousand weights each). Every step of the recipe runs for real (captions, LoRA, training, "
+            f"saving, reloading, painting, judging), but the pictures are noise and the hit rates say nothing "
+            f"about art. To fine-tune the real model, fetch the weights (see *The recipe on the GPU server* "
+            f"below) and run this notebook again: the same cells then train Stable Diffusion.")
+
+
+def showcase_styles(classes: Sequence[str], count: int) -> list[str]:
+    """Up to ``count`` styles for the before/after grid: ``SHOWCASE`` first (those that
+    exist), then the other styles in label order."""
+    chosen = [style for style in SHOWCASE if style in classes]
+    chosen += [style for style in classes if style not in chosen]
+    return chosen[:count]
+
+
+def judge_grid(classifier, grid, classes: Sequence[str], image_size: int, device="cpu", seed: int = 0) -> dict:
+    """The judge's verdict on a :class:`~wikiart_core.lora.generate.StyleGrid` with a LoRA.
+
+    Returns:
+        {"base": hit-rate dict, "lora": hit-rate dict (see ``judge.style_hit_rate``),
+        "comparison": ``stats.paired_bootstrap`` of the LoRA's hit rate minus the base
+        model's (resampling prompts x seeds; the same images for both), "words"}.
+    """
+    from wikiart_core import stats
+    from wikiart_core.lora import judge
+
+    scores = {name: judge.style_hit_rate(classifier, images, grid.styles, classes, image_size, device=device)
+              for name, images in (("base", grid.base), ("lora", grid.lora))}
+    comparison = stats.paired_bootstrap(np.asarray(scores["lora"]["prompted_labels"]),
+                                        np.asarray(scores["lora"]["predicted_labels"]),
+                                        np.asarray(scores["base"]["predicted_labels"]), metric="accuracy", seed=seed)
+    return {**scores, "comparison": comparison, "words": hit_rate_words(comparison)}
+
+
+def hit_rate_words(comparison: dict) -> str:
+    """One sentence for the paired bootstrap of (LoRA hit rate - base hit rate)."""
+    points = lambda value: f"{100 * value:.1f}"  # noqa: E731 - a local formatter
+    level = f"{100 * comparison['confidence']:g}%"
+    interval = f"{level} interval {points(comparison['low'])} to {points(comparison['high'])} points"
+    if comparison["verdict"] == "better":
+        return f"the LoRA raises the style hit rate by {points(comparison['difference'])} points ({interval})"
+    if comparison["verdict"] == "worse":
+        return f"the LoRA lowers the style hit rate by {points(-comparison['difference'])} points ({interval})"
+    return f"no clear difference in style hit rate between the LoRA and the base model ({interval})"
+
+
+def memory_words(peak_memory_bytes: int | None) -> str:
+    """'peak GPU memory 9.81 GiB' or 'CPU run'."""
+    if peak_memory_bytes is None:
+        return "CPU run (no GPU memory to report)"
+    return f"peak GPU memory {peak_memory_bytes / 2**30:.2f} GiB"
+
+
+def sd15_lora_size(rank: int) -> dict:
+    """What a rank-``rank`` LoRA on Stable Diffusion 1.5's UNet attention projections
+    holds: the UNet is built from SD 1.5's configuration on the ``meta`` device (no
+    memory, no weights needed) and the adapters counted. Returns {"lora_parameters",
+    "unet_parameters", "share", "file_megabytes"} (float32 file, 1 MB = 10^6 bytes)."""
+    import torch
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+
+    from wikiart_core.lora import train
+
+    with init_empty_weights():
+        unet = UNet2DConditionModel(sample_size=64, cross_attention_dim=768, attention_head_dim=8)
+        total_before = sum(p.numel() for p in unet.parameters())
+        with torch.device("meta"):
+            trainable = train.add_lora(unet, rank)
+    lora = sum(p.numel() for p in trainable)
+    return {"lora_parameters": lora, "unet_parameters": total_before + lora, "share": lora / (total_before + lora),
+            "file_megabytes": lora * 4 / 1e6}
+
+
+def grid_rows(grid, styles: Sequence[str]):
+    """The rows of ``grid`` (a StyleGrid) for ``styles``, as a smaller StyleGrid."""
+    from dataclasses import replace
+
+    rows = [grid.styles.index(style) for style in styles]
+    return replace(grid, styles=[grid.styles[r] for r in rows], prompts=[grid.prompts[r] for r in rows],
+                   base=grid.base[rows], lora=None if grid.lora is None else grid.lora[rows])
+
+
+# Estimates for Stable Diffusion 1.5 on one data-centre GPU (A100 / H100 class), for the
+# recipe text: NOT measurements of this project. benchmarks/lora_gpu_check.py measures
+# the CUDA path; a real run reports its own time and peak memory in results.json.
+SERVER_ESTIMATES = {
+    "gpu_memory_gib": (12, 24),  # batch 8 at 512 px, bf16 frozen weights, PyTorch SDPA attention
+    "images_per_second": (10, 25),  # forward + backward of the UNet, batch 8, bf16
+}
+
+
+def server_recipe(profile, paths) -> str:
+    """Markdown: the exact recipe for the GPU server (model, weights, fetch command,
+    settings of ``profile.lora``, commands, and what to expect), from the code's own
+    constants and the profile, so it cannot drift from what the notebook runs."""
+    from wikiart_core.lora import pipeline as pipelines
+
+    settings = profile.lora
+    size = sd15_lora_size(settings["rank"])
+    images = settings["steps"] * settings["batch_size"] * settings["gradient_accumulation"]
+    low_rate, high_rate = SERVER_ESTIMATES["images_per_second"]
+    low_mem, high_mem = SERVER_ESTIMATES["gpu_memory_gib"]
+    folder = paths.pretrained.get(pipelines.PRETRAINED_KEY, "models/stable-diffusion-v1-5")
+    cap = settings["images_per_style"]
+    images_per_style = f"at most {cap} training images per style" if cap else "all the training images"
+    launch = f"WIKIART_PROFILE={profile.name} accelerate launch --multi_gpu --num_processes 4 -m wikiart_core lora"
+    return f"""
+**Model.** Stable Diffusion 1.5 (`{pipelines.DEFAULT_HUB_ID}` on the Hugging Face hub), saved as a
+diffusers folder. **Where.** `pretrained.{pipelines.PRETRAINED_KEY}` in `{paths.source.name}`, now
+`{folder}`. **Fetch** it on a machine with a network, then copy the folder to the server:
+
+    {pipelines.FETCH_COMMAND}
+
+**Settings** (profile `{profile.name}`): {settings['steps']} steps of {settings['batch_size']} images x
+{settings['gradient_accumulation']} accumulation steps = {settings['batch_size'] * settings['gradient_accumulation']}
+images per step per GPU, learning rate {settings['lr']:g} (AdamW, constant), LoRA rank {settings['rank']} on
+`to_q`, `to_k`, `to_v`, `to_out.0`, the pipeline's own resolution (512 px for SD 1.5),
+{images_per_style}, drawn class-balanced, bf16 autocast.
+The LoRA then holds {size['lora_parameters']:,} parameters ({100 * size['share']:.3f}% of the UNet's
+{size['unet_parameters']:,}): a float32 file of about {size['file_megabytes']:.1f} MB (counted from SD 1.5's
+configuration, not measured).
+
+**Run** it (in tmux) with one GPU, or with several (data parallel; the effective batch grows with the GPUs):
+
+    WIKIART_PROFILE={profile.name} python -m wikiart_core lora --out outputs/lora
+    {launch} --out outputs/lora
+    python -m wikiart_core generate --lora outputs/lora --style Cubism Ukiyo_e --seeds 0 1 2 --out outputs/lora/paint
+
+or run this notebook with `PROFILE = "{profile.name}"`. **Expect** (estimates for an A100/H100-class GPU, not
+measurements): {low_mem}-{high_mem} GiB of GPU memory, and at {low_rate}-{high_rate} images a second,
+{images / high_rate / 3600:.1f}-{images / low_rate / 3600:.1f} hours for the {images:,} images of the run. If memory
+runs out, halve `--batch-size` and double `--gradient-accumulation` (same effective batch).
+`benchmarks/lora_gpu_check.py` measures the CUDA path (bf16, peak memory, step time) on the tiny pipeline.
+"""

@@ -1,0 +1,463 @@
+"""Part 3 (notebook 04, ``python -m wikiart_core style``): a style-conditioned generator,
+trained with a frozen StyleCNN's style loss and judged by a different StyleCNN.
+
+The steps, each a function the notebook and the command line call in this order:
+
+    train_classifier(...)    the StyleCNN inside the style loss (or a given checkpoint)
+    style targets            style.style_targets on the training split
+    train_generator(...)     cin and concat generators, through engine.fit (best.pt on validation)
+    train_plain_autoencoder  the baseline that ignores the style (Part 2's autoencoder)
+    train_classifier(...)    another StyleCNN (other seed and width): the independent judge
+    judge_methods(...)       every method on the whole test split, mismatched and matched pairs
+    summarise(...)           hit rates and content scores with bootstrap intervals, verdicts
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from wikiart_core import colour_transfer, stats, style
+
+CONDITIONINGS = ("cin", "concat")
+# Target styles of the grids, when the data has them: far apart in time, palette and
+# brushwork. Missing names are replaced by evenly spaced other styles.
+CONTRASTING_STYLES = ("Impressionism", "Cubism", "Pop_Art", "Ukiyo_e", "Color_Field_Painting", "Baroque")
+METHODS = ("plain autoencoder", "colour transfer", "concat", "cin")
+
+
+# --------------------------------------------------------------------------- the networks
+
+
+def classifier_spec(profile, role: str = "loss network", seed: int = 0, device: str = "auto"):
+    """The RunSpec of one of Part 3's two StyleCNNs, trained at the generator's image size
+    with the profile's epochs and the middle learning rate of its grid:
+
+    - ``"loss network"``: ``profile.generator["loss_network"]``, seed ``seed``; its
+      features define the style loss;
+    - ``"judge"``: the same with ``judge_width`` channels and seed ``seed + 1``; it scores
+      the generator and never takes part in training it."""
+    from wikiart_core.experiment import RunSpec
+
+    if role not in ("loss network", "judge"):
+        raise ValueError(f"role must be 'loss network' or 'judge', got {role!r}")
+    arguments = dict(profile.generator["loss_network"])
+    if role == "judge":
+        width = int(profile.generator["judge_width"])
+        arguments["width"] = width if width != arguments["width"] else width + 8  # always another width
+    return RunSpec(name=f"{role} (StyleCNN)", model="stylecnn", model_args=arguments, epochs=profile.epochs,
+                   batch_size=profile.batch_size, lr=profile.lr_grid[len(profile.lr_grid) // 2],
+                   seed=seed + (1 if role == "judge" else 0), device=device)
+
+
+def train_classifier(splits, profile, role: str, seed: int = 0, device: str = "auto", log=None):
+    """Train the loss network or the judge (:func:`classifier_spec`) through the runner;
+    its test split is scored once, so the table can say how good a judge it is.
+    Returns the :class:`~wikiart_core.experiment.RunResult` (``.model``, ``.test``)."""
+    from wikiart_core import experiment
+
+    return experiment.run(classifier_spec(profile, role, seed, device), splits, log=log)
+
+
+def load_loss_network(path, splits):
+    """A StyleCNN classifier checkpoint (``train --model stylecnn``) as the loss network;
+    its styles must be those of ``splits``. Returns the model."""
+    from wikiart_core import checkpoint
+
+    model, meta = checkpoint.load_checkpoint(path, device="cpu")
+    if type(model).__name__ != "StyleCNN":
+        raise checkpoint.CheckpointError(f"{path} holds a {type(model).__name__}; the style loss needs a "
+                                         f"StyleCNN. Fix: pass a checkpoint of `train --model stylecnn`.")
+    checkpoint.check_classes(meta.get("classes") or [], splits.classes)
+    return model
+
+
+def train_plain_autoencoder(splits, profile, seed: int = 0, device: str = "auto", log=None):
+    """Part 2's convolutional autoencoder (its profile settings): the baseline whose
+    output cannot depend on the target style. Returns its RunResult."""
+    from wikiart_core import experiment
+    from wikiart_core.parts import part2_autoencoder
+
+    return experiment.run(part2_autoencoder.autoencoder_spec(profile, seed=seed, device=device), splits, log=log)
+
+
+def build_generator(splits, profile, conditioning: str, seed: int = 0, **overrides):
+    """A fresh :class:`~wikiart_core.models.StyleConditionedAutoencoder` for ``splits``
+    (its styles and image size), sized by ``profile.generator`` (``overrides`` win)."""
+    from wikiart_core import models
+
+    settings = {**profile.generator, **overrides}
+    torch.manual_seed(seed)
+    return models.StyleConditionedAutoencoder(
+        n_styles=len(splits.classes), image_size=splits.image_size, base_channels=settings["base_channels"],
+        depth=settings["depth"], embedding_dim=settings["embedding_dim"], conditioning=conditioning)
+
+
+def train_generator(splits, profile, loss_net, targets, conditioning: str = "cin", *, seed: int = 0,
+                    device: str = "auto", epochs: int | None = None, style_weight: float | None = None,
+                    content_weight: float = 0.0, checkpoint_dir: str | Path | None = None,
+                    resume: str | Path | None = None, meta: dict | None = None, progress: bool = False,
+                    on_epoch_end: Callable | None = None, log=print):
+    """Train one generator with the shared engine: the :class:`~wikiart_core.style.StyleTransfer`
+    task, AdamW with warm-up and cosine decay, best.pt chosen on the validation objective.
+
+    Returns (model, engine.History). ``targets``: ``style.style_targets`` of the training split."""
+    from wikiart_core import engine
+
+    settings = profile.generator
+    model = build_generator(splits, profile, conditioning, seed)
+    task = style.StyleTransfer(loss_net, targets, style_weight=settings["style_weight"] if style_weight is None
+                               else style_weight, content_weight=content_weight, validation_seed=seed)
+    config = engine.TrainConfig(epochs=epochs or settings["epochs"], lr=settings["lr"],
+                                batch_size=settings["batch_size"], weight_decay=0.0, warmup_epochs=0.5, seed=seed,
+                                device=device)
+    history = engine.fit(model, task, splits.train, splits.validation, config, checkpoint_dir=checkpoint_dir,
+                         resume=resume, meta={**(meta or {}), "conditioning": conditioning,
+                                              "validation_files": splits.validation_files()},
+                         progress=progress, on_epoch_end=on_epoch_end, log=log)
+    return model, history
+
+
+# --------------------------------------------------------------------------- painting
+
+
+def colour_targets(dataset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each style's average lαβ mean and standard deviation over ``dataset`` (the training
+    split): the colour-transfer baseline's targets, ((n_styles, 3), (n_styles, 3))."""
+    from wikiart_core import evaluate
+
+    batches = ((inputs, labels) for inputs, labels, _ in
+               evaluate.forward_batches(lambda x: x, dataset, batch_size=batch_size, device="cpu"))
+    return colour_transfer.style_statistics(batches, len(dataset.classes))
+
+
+def painters(generators: dict, autoencoder, colours: tuple[torch.Tensor, torch.Tensor],
+             device: str | torch.device = "cpu") -> dict[str, Callable]:
+    """name -> paint(images (B, 3, S, S) in [0, 1], target styles (B,)) -> (B, 3, S, S), for
+    every method judged: the plain autoencoder (ignores the style), colour transfer, and
+    each generator in ``generators`` ({"cin": model, "concat": model}). The models are
+    moved to ``device`` and put in eval mode."""
+    from wikiart_core.device import pick_device
+
+    device = pick_device(device)
+    target_means, target_stds = colours
+
+    def colour(images, targets):
+        return colour_transfer.transfer(images, target_means[targets.cpu()], target_stds[targets.cpu()])
+
+    def generator_painter(model):
+        model.to(device).eval()
+        return lambda images, targets: model(images, targets)
+
+    autoencoder.to(device).eval()
+    methods = {"plain autoencoder": lambda images, targets: autoencoder(images), "colour transfer": colour}
+    for name, generator in generators.items():
+        methods[name] = generator_painter(generator)
+    return methods
+
+
+def contrasting_styles(classes: Sequence[str], available: Sequence[int], count: int = 6) -> list[int]:
+    """``count`` fixed target styles: those of :data:`CONTRASTING_STYLES` present in
+    ``classes`` (and with training images), then evenly spaced others."""
+    available = [int(i) for i in available]
+    chosen = [classes.index(name) for name in CONTRASTING_STYLES
+              if name in classes and classes.index(name) in available]
+    others = [i for i in available if i not in chosen]
+    spaced = [others[int(round(k))] for k in np.linspace(0, len(others) - 1, num=min(len(others), count))]
+    return (chosen + [i for i in spaced if i not in chosen])[:count]
+
+
+@torch.no_grad()
+def paint_image(generator, image: torch.Tensor, style_index: int, second_style: int | None = None,
+                mix: float = 0.0) -> torch.Tensor:
+    """One picture painted by ``generator``: image (3, S, S) in [0, 1] -> (3, S, S) in [0, 1].
+    With ``second_style``, the style vector is ``(1 - mix) * e[style] + mix * e[second]``."""
+    device = next(generator.parameters()).device
+    generator.eval()
+    indices = torch.tensor([style_index] + ([second_style] if second_style is not None else []), device=device)
+    vectors = generator.style_vectors(indices)
+    vector = vectors[:1] if second_style is None else (1 - mix) * vectors[:1] + mix * vectors[1:]
+    return generator(image[None].to(device), vector)[0].clamp(0, 1).cpu()
+
+
+def load_picture(path, image_size: int) -> torch.Tensor:
+    """Any picture file -> (3, image_size, image_size) floats in [0, 1]: the central square,
+    resized (as the data layer prepares paintings)."""
+    from wikiart_core import data
+
+    return torch.from_numpy(data.decode_image(path, image_size)).float().div(255.0)
+
+
+def interpolation_strip(generator, image: torch.Tensor, style_a: int, style_b: int, steps: int = 7) -> np.ndarray:
+    """(steps, 3, S, S): ``image`` painted with the style vector moving from ``style_a`` to ``style_b``."""
+    return np.stack([paint_image(generator, image, style_a, style_b, mix).numpy()
+                     for mix in np.linspace(0.0, 1.0, steps)])
+
+
+# --------------------------------------------------------------------------- judging
+
+
+@dataclass
+class Judgement:
+    """What :func:`judge_methods` measured on the test split, one entry per item.
+
+    targets: (N,) the mismatched target style of each test image; labels: (N,) its own.
+    predictions: method -> (N,) the judge's labels for the mismatched outputs.
+    matched_predictions: method -> (N,) for outputs under the image's own style, plus
+        "input" (the judge on the unchanged test images: its own test accuracy).
+    content: method -> {"ssim", "psnr", "code_distance"} -> (N,), output against input;
+        "unrelated image" is the floor: an image of the target style against the input.
+    """
+
+    targets: np.ndarray
+    labels: np.ndarray
+    predictions: dict
+    matched_predictions: dict
+    content: dict
+
+
+def _unrelated_images(splits, targets: np.ndarray, seed: int) -> torch.Tensor:
+    """(N, 3, S, S) uint8: for each target style, a random test image of that style
+    (a training image when the test split has none of it)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for target in targets:
+        for dataset in (splits.test, splits.train):
+            candidates = np.flatnonzero(np.asarray(dataset.targets) == target)
+            if len(candidates):
+                rows.append((dataset, int(rng.choice(candidates))))
+                break
+        else:
+            raise ValueError(f"no image of style {target} in the test or training split")
+    images = torch.empty((len(rows), 3, splits.image_size, splits.image_size), dtype=torch.uint8)
+    for source in (splits.test, splits.train):
+        where = [i for i, (dataset, _) in enumerate(rows) if dataset is source]
+        if where:
+            images[where] = source.get_batch([rows[i][1] for i in where])[0]
+    return images
+
+
+def _code_distance(encoder: Callable, outputs: torch.Tensor, inputs: torch.Tensor) -> np.ndarray:
+    """(B,) relative distance of content codes: |E(out) - E(in)| / |E(in)|."""
+    a, b = encoder(outputs).flatten(1), encoder(inputs).flatten(1)
+    return ((a - b).norm(dim=1) / b.norm(dim=1).clamp_min(1e-8)).cpu().numpy()
+
+
+@torch.no_grad()
+def judge_methods(methods: dict[str, Callable], splits, judge, loss_net, content_encoder, *, seed: int = 0,
+                  batch_size: int = 128, device: str = "auto", generators: Sequence[str] = CONDITIONINGS) -> Judgement:
+    """Every method on the whole test split: each image is painted in a mismatched
+    target style (seeded) and, for the generators, in its own style; the judge classifies
+    every output; content is compared on low-pass luminance and on the content codes of
+    ``content_encoder`` (the cin generator's ``encode``, on ``device``), against the floor
+    of an unrelated image of the target style. ``methods``: from :func:`painters`.
+
+    Raises :class:`~wikiart_core.style.JudgeError` when ``judge`` is the loss network."""
+    from wikiart_core import evaluate
+    from wikiart_core.device import pick_device
+
+    style.check_independent_judge(judge, loss_net)
+    device = pick_device(device)
+    judge.to(device).eval()
+    available = torch.as_tensor(sorted({int(t) for t in splits.train.targets}))
+    generator = torch.Generator().manual_seed(seed)
+    labels_all = np.asarray(splits.test.targets, dtype=np.int64)
+    targets_all = style.mismatched_styles(torch.as_tensor(labels_all), available, generator).numpy()
+    unrelated_all = _unrelated_images(splits, targets_all, seed)
+
+    def predict(images):
+        return judge(images).argmax(dim=1).cpu().numpy()
+
+    predictions = {name: [] for name in methods}
+    matched = {name: [] for name in ["input", *[g for g in generators if g in methods]]}
+    content = {name: {"ssim": [], "psnr": [], "code_distance": []} for name in [*methods, "unrelated image"]}
+    start = 0
+    for images, labels, _ in evaluate.forward_batches(lambda x: x, splits.test, batch_size=batch_size, device=device):
+        stop = start + len(labels)
+        targets = torch.as_tensor(targets_all[start:stop], device=device)
+        labels = labels.to(device)
+        unrelated = unrelated_all[start:stop].to(device).float().div(255.0)
+        outputs = {name: paint(images, targets).float().clamp(0, 1) for name, paint in methods.items()}
+        outputs["unrelated image"] = unrelated
+        for name, painted in outputs.items():
+            if name in predictions:
+                predictions[name].append(predict(painted))
+            scores = style.content_scores(painted.cpu(), images.cpu())
+            content[name]["ssim"].append(scores["ssim"])
+            content[name]["psnr"].append(scores["psnr"])
+            content[name]["code_distance"].append(_code_distance(content_encoder, painted, images))
+        matched["input"].append(predict(images))
+        for name in matched:
+            if name != "input":
+                matched[name].append(predict(methods[name](images, labels).float()))
+        start = stop
+    join = np.concatenate
+    return Judgement(targets=targets_all, labels=labels_all,
+                     predictions={name: join(values) for name, values in predictions.items()},
+                     matched_predictions={name: join(values) for name, values in matched.items()},
+                     content={name: {key: join(values) for key, values in scores.items()}
+                              for name, scores in content.items()})
+
+
+def _renamed(result: dict, metric: str) -> dict:
+    return {**result, "metric": metric}
+
+
+def summarise(judgement: Judgement, n_resamples: int = 2000, seed: int = 0) -> dict:
+    """Hit rates and content scores as means with 95% bootstrap intervals over the test
+    images, and the paired comparisons the verdict rests on.
+
+    Returns {"hit_rate": {method: interval}, "matched_hit_rate": {...}, "content":
+    {method: {measure: interval}}, "cin_vs": {baseline: paired_bootstrap result},
+    "content_vs_floor": {method: {measure: interval of (method - floor) per image}},
+    "chance", "n_images"}. Rates are fractions; SSIM in [-1, 1]; PSNR in dB."""
+    n_styles = int(max(judgement.targets.max(), judgement.labels.max()) + 1)
+    chance = 1.0 / n_styles
+    hit = {name: stats.bootstrap_interval(judgement.targets, preds, metric="accuracy", n_resamples=n_resamples,
+                                          seed=seed)
+           for name, preds in judgement.predictions.items()}
+    matched = {name: stats.bootstrap_interval(judgement.labels, preds, metric="accuracy", n_resamples=n_resamples,
+                                              seed=seed)
+               for name, preds in judgement.matched_predictions.items()}
+    content = {name: {measure: stats.mean_interval(values, n_resamples, seed) for measure, values in scores.items()}
+               for name, scores in judgement.content.items()}
+    floor = judgement.content["unrelated image"]
+    # Higher SSIM/PSNR and a lower code distance mean more content kept: the differences
+    # are signed so that positive always means "kept more than the floor".
+    sign = {"ssim": 1.0, "psnr": 1.0, "code_distance": -1.0}
+    versus_floor = {name: {measure: stats.mean_interval(sign[measure] * (scores[measure] - floor[measure]),
+                                                        n_resamples, seed)
+                           for measure in sign}
+                    for name, scores in judgement.content.items() if name != "unrelated image"}
+    cin_vs = {}
+    if "cin" in judgement.predictions:
+        for name, preds in judgement.predictions.items():
+            if name != "cin":
+                cin_vs[name] = _renamed(stats.paired_bootstrap(judgement.targets, judgement.predictions["cin"], preds,
+                                                               metric="accuracy", n_resamples=n_resamples, seed=seed),
+                                        "style hit rate")
+    return {"hit_rate": hit, "matched_hit_rate": matched, "content": content, "content_vs_floor": versus_floor,
+            "cin_vs": cin_vs, "chance": chance, "n_images": int(len(judgement.targets))}
+
+
+def results_table(summary: dict) -> str:
+    """A Markdown table of :func:`summarise`: one row per method (the floor last)."""
+    def cell(interval, scale=100.0, digits=1):
+        return (f"{scale * interval['mean']:.{digits}f} "
+                f"[{scale * interval['low']:.{digits}f}, {scale * interval['high']:.{digits}f}]")
+
+    lines = ["| method | mismatched hit rate % | own-style hit rate % | low-pass SSIM | low-pass PSNR dB | "
+             "content-code distance |", "|---|---|---|---|---|---|"]
+    for name in [*summary["hit_rate"], "unrelated image"]:
+        hit = cell(summary["hit_rate"][name]) if name in summary["hit_rate"] else "—"
+        own = cell(summary["matched_hit_rate"][name]) if name in summary["matched_hit_rate"] else "—"
+        scores = summary["content"][name]
+        lines.append(f"| {name} | {hit} | {own} | {cell(scores['ssim'], 1, 3)} | {cell(scores['psnr'], 1, 1)} | "
+                     f"{cell(scores['code_distance'], 1, 3)} |")
+    judge_alone = cell(summary["matched_hit_rate"]["input"])
+    lines.append(f"| judge on the unchanged test images | — | {judge_alone} | — | — | — |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the whole part
+
+
+@dataclass
+class Part3Run:
+    """Everything one Part 3 run made (see :func:`run_all`)."""
+
+    loss_net: torch.nn.Module
+    loss_net_result: object  # its RunResult, or None when loaded from a checkpoint
+    generators: dict
+    histories: dict
+    autoencoder: object
+    judge: object
+    colours: tuple
+    judgement: Judgement
+    summary: dict
+    seconds: dict
+
+
+def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int | None = None,
+            style_weight: float | None = None, content_weight: float = 0.0, loss_net_checkpoint=None,
+            checkpoint_dir: str | Path | None = None, progress: bool = False, log=print) -> Part3Run:
+    """The whole of Part 3, in the order of the module docstring, on ``splits`` decoded at
+    ``profile.generator["image_size"]``. ``loss_net_checkpoint``: a StyleCNN checkpoint to
+    use as the loss network instead of training one. ``checkpoint_dir``: each generator's
+    last.pt/best.pt go to ``checkpoint_dir/<conditioning>``. Returns a
+    :class:`Part3Run`; ``seconds`` holds the time of each step."""
+    import time
+
+    seconds, clock = {}, time.perf_counter()
+
+    def lap(name):
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[name] = now - clock
+        clock = now
+
+    if loss_net_checkpoint is not None:
+        loss_net, loss_net_result = load_loss_network(loss_net_checkpoint, splits), None
+    else:
+        loss_net_result = train_classifier(splits, profile, "loss network", seed=seed, device=device)
+        loss_net = loss_net_result.model
+    targets = style.style_targets(loss_net, splits.train, device=device)
+    lap("loss network")
+    generators, histories = {}, {}
+    for conditioning in CONDITIONINGS:
+        folder = Path(checkpoint_dir) / conditioning if checkpoint_dir is not None else None
+        log(f"generator ({conditioning}):")
+        generators[conditioning], histories[conditioning] = train_generator(
+            splits, profile, loss_net, targets, conditioning, seed=seed, device=device, epochs=epochs,
+            style_weight=style_weight, content_weight=content_weight, checkpoint_dir=folder, progress=progress,
+            meta={"profile": profile.name}, log=log)
+        lap(f"generator {conditioning}")
+    autoencoder = train_plain_autoencoder(splits, profile, seed=seed, device=device)
+    lap("plain autoencoder")
+    judge = train_classifier(splits, profile, "judge", seed=seed, device=device)
+    style.check_independent_judge(judge.model, loss_net)
+    lap("judge")
+    colours = colour_targets(splits.train)
+    methods = painters(generators, autoencoder.model, colours, device=device)
+    judgement = judge_methods(methods, splits, judge.model, loss_net, generators["cin"].encode, seed=seed,
+                              device=device)
+    summary = summarise(judgement, seed=seed)
+    lap("judging")
+    return Part3Run(loss_net=loss_net, loss_net_result=loss_net_result, generators=generators, histories=histories,
+                    autoencoder=autoencoder, judge=judge, colours=colours, judgement=judgement, summary=summary,
+                    seconds=seconds)
+
+
+def example_grid_images(run: Part3Run, dataset, rows: int = 4, device: str = "cpu") -> dict:
+    """The pictures of the grid: ``rows`` test images of contrasting styles, each
+    reconstructed under its own style and painted in the six contrasting target styles
+    by the cin generator and by colour transfer.
+
+    Returns {"originals": (R, 3, S, S), "own": (R, 3, S, S), "painted": {name: (R, T, 3, S, S)},
+    "row_styles": [R], "target_styles": [T]}, floats in [0, 1]."""
+    from wikiart_core import cluster
+
+    # Styles with training images (their colour targets are defined).
+    targets = contrasting_styles(dataset.classes, style.available_styles([run.colours[0]]).tolist())
+    examples = cluster.fixed_examples(dataset, per_style=1)
+    example_styles = [int(dataset.targets[i]) for i in examples]
+    # Rows: content styles spread over the label order, avoiding the target styles.
+    candidates = [i for i, label in zip(examples, example_styles) if label not in targets] or list(examples)
+    picked = [candidates[int(round(k))] for k in np.linspace(0, len(candidates) - 1, num=min(rows, len(candidates)))]
+    images, labels = dataset.get_batch(picked)
+    floats = images.float().div(255.0)
+    generator = run.generators["cin"].to(device).eval()
+    with torch.no_grad():
+        own = generator(floats.to(device), labels.to(device)).cpu()
+        painted = {"cin": [], "colour transfer": []}
+        for target in targets:
+            styles = torch.full((len(picked),), target, dtype=torch.long)
+            painted["cin"].append(generator(floats.to(device), styles.to(device)).cpu())
+            painted["colour transfer"].append(colour_transfer.transfer(floats, run.colours[0][styles],
+                                                                       run.colours[1][styles]))
+    return {"originals": floats.numpy(), "own": own.numpy(),
+            "painted": {name: torch.stack(values, dim=1).numpy() for name, values in painted.items()},
+            "row_styles": labels.tolist(), "target_styles": targets}
