@@ -26,8 +26,9 @@ test: setup
 	WIKIART_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# Containers on GPU servers often run as root, which JupyterLab refuses without --allow-root.
 lab: setup
-	$(PY) -m jupyter lab notebooks
+	$(PY) -m jupyter lab notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 bench: setup
 	$(PY) benchmarks/bench_pipeline.py

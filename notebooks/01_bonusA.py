@@ -197,7 +197,7 @@ plots.loss_curves({name: result.history.records for name, result in chosen.items
 # The confusion matrix of `StyleCNN` on test (rows: the true style, normalised so that
 # the diagonal is each style's recall):
 
-# %%
+# %% tags=["key-figure"]
 style_result = chosen["StyleCNN"]
 evaluate.confusion_matrix_figure(style_result.y_true["test"], style_result.predictions["test"], classes,
                                  title="StyleCNN, test split (recall per true style)")
@@ -295,3 +295,6 @@ panel = widgets.training_panel(splits, defaults={
     "batch_size": profile.batch_size, "seed": SEED, "model_args": {"stylecnn": profile.style_cnn},
     "spec": {"device": DEVICE}, "cache_dir": paths.cache_dir})
 panel.widget
+
+# %%
+widgets.static_copy(panel)

@@ -146,7 +146,7 @@ print(f"{sum(len(runs) for runs in comparison.runs.values())} runs in {compariso
 # %%
 print(comparison.table())
 
-# %%
+# %% tags=["key-figure"]
 summary = comparison.summary("test")
 plots.method_comparison(summary, comparison.baselines["test"])
 
@@ -272,6 +272,10 @@ panel = widgets.training_panel(splits, defaults={
     "spec": {"warmup_epochs": 0.5, "device": DEVICE}, "cache_dir": paths.cache_dir})
 display(panel.widget)
 panel.train()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+widgets.static_copy(panel)
 
 # %%
 # NBVAL_CHECK_OUTPUT

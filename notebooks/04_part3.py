@@ -123,7 +123,7 @@ plots.generator_curves(run.histories)
 # then painted in six fixed target styles (columns) by the `cin` generator, and, in the
 # row below it, recoloured towards the same targets by colour transfer.
 
-# %%
+# %% tags=["key-figure"]
 grid = part3_generator.example_grid_images(run, test_set)
 plots.style_grid(grid, splits.classes)
 
@@ -286,6 +286,9 @@ results.show("\n".join(lines))
 # %%
 painter = widgets.style_painter(run.generators["cin"].cpu(), test_set, start_style=grid["target_styles"][0])
 display(painter.widget)
+
+# %%
+widgets.static_copy(painter)
 
 # %%
 print(f"whole notebook {time.perf_counter() - started:.0f} s")

@@ -122,7 +122,7 @@ generate.loss_figure(run.losses, title=f"LoRA training loss ({run.steps} steps o
 # model (left) and with the LoRA (right). Every style is painted for the judge below;
 # a few are shown here.
 
-# %%
+# %% tags=["key-figure"]
 seeds = list(range(settings["generation_seeds"]))
 grid = generate.generate_style_grid(pipeline, classes, seeds, settings["inference_steps"], settings["guidance"],
                                     lora=run.out_dir)

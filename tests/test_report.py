@@ -42,7 +42,7 @@ def test_export_writes_pages_index_and_markdown(tmp_path):
     index = report.export([ipynb], tmp_path / "reports")
     assert (tmp_path / "reports" / "01_demo.html").is_file()
     assert 'href="01_demo.html"' in index.read_text() and "A title" in index.read_text()
-    markdown = (tmp_path / "reports" / "report.md").read_text()
+    markdown = (tmp_path / "reports" / "REPORT.md").read_text()
     assert "# A title" in markdown and "output 0" in markdown
 
 
@@ -51,3 +51,46 @@ def test_export_without_execution_keeps_the_outputs(tmp_path):
     report.build_report(tmp_path, tmp_path / "reports", execute=False)
     cells = nbformat.read(ipynb, as_version=4).cells
     assert [c.outputs[0].text for c in cells if c.cell_type == "code"] == ["output 0\n", "output 1\n"]
+
+
+def test_syncing_keeps_cell_ids(tmp_path):
+    script, ipynb = executed_pair(tmp_path)
+    before = [cell.id for cell in nbformat.read(ipynb, as_version=4).cells]
+    report.sync_notebook(script)
+    assert [cell.id for cell in nbformat.read(ipynb, as_version=4).cells] == before
+    # An edited cell keeps its place's id; a new cell gets a new one.
+    script.write_text(SCRIPT.replace('"changes"', '"changed"') + "\n# %%\nprint(3)\n")
+    report.update_inputs(script)
+    after = [cell.id for cell in nbformat.read(ipynb, as_version=4).cells]
+    assert after[:3] == before and after[3] not in before and len(set(after)) == 4
+
+
+def test_the_landing_page_shows_results_and_key_figures_and_its_links_resolve(tmp_path):
+    import base64
+    import json
+    import re
+
+    _, ipynb = executed_pair(tmp_path)
+    notebook = nbformat.read(ipynb, as_version=4)
+    picture = base64.b64encode(b"\x89PNG fake bytes").decode()
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    code[0].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": base64.b64encode(b"first").decode()}))
+    code[1].metadata["tags"] = ["key-figure"]
+    code[1].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": picture}))
+    nbformat.write(notebook, ipynb)
+    outputs = tmp_path / "outputs" / "01_demo"
+    outputs.mkdir(parents=True)
+    (outputs / "results.json").write_text(json.dumps({
+        "notebook": "01_demo", "dataset": "synthart", "synthetic_data": True, "profile": "demo", "seeds": 5,
+        "date": "2026-11-29", "headline": "method A 51.0% vs baseline 30.0% (validation chose A)"}))
+
+    index = report.export([ipynb], tmp_path / "reports", tmp_path / "outputs")
+    page = index.read_text()
+    assert "method A 51.0% vs baseline 30.0%" in page and "synthetic, not WikiArt" in page
+    assert "<script" not in page  # reads offline
+    thumbnail = tmp_path / "reports" / "thumbnails" / "01_demo.png"
+    assert thumbnail.read_bytes() == b"\x89PNG fake bytes"  # the tagged cell's figure, not the first one
+    for target in re.findall(r'(?:href|src)="([^"]+)"', page) + re.findall(r"href='([^']+)'", page):
+        assert (tmp_path / "reports" / target).is_file(), target
+    markdown = (tmp_path / "reports" / "REPORT.md").read_text()
+    assert markdown.startswith("# wikiart-lab report") and "method A 51.0%" in markdown

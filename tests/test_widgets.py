@@ -167,3 +167,44 @@ def test_unknown_defaults_are_refused(splits):
         widgets.training_panel(splits, defaults={"learning_rate": 1e-3}, run_fn=FakeRun())
     with pytest.raises(ValueError, match="imbalance"):
         widgets.training_panel(splits, defaults={"imbalance": "focal"}, run_fn=FakeRun())
+
+
+def test_static_copy_shows_the_panels_last_curve_and_table(splits, monkeypatch, capsys):
+    from matplotlib.figure import Figure
+
+    shown = []
+    monkeypatch.setattr(widgets, "display", shown.append)
+    panel = widgets.training_panel(splits, defaults=dict(SMALL, batch_size=8), run_fn=runner_with(FakeFit()))
+    widgets.static_copy(panel)
+    assert len(shown) == 1 and "has not been used" in shown[0].data
+    shown.clear()
+    panel.train()
+    capsys.readouterr()
+    assert isinstance(panel.last_outputs[0], Figure) and "validation" in panel.last_outputs[1]
+    shown.clear()
+    widgets.static_copy(panel)
+    assert "copied as a picture and text" in shown[0].data and shown[1] is panel.last_outputs[0]
+    assert panel.last_outputs[1] in capsys.readouterr().out
+
+
+def test_the_style_painter_repaints_with_the_chosen_styles(splits):
+    import torch
+
+    from wikiart_core import models
+
+    torch.manual_seed(0)
+    generator = models.StyleConditionedAutoencoder(n_styles=len(splits.classes), image_size=16, base_channels=4,
+                                                   depth=1, embedding_dim=4)
+    for module in generator.modules():
+        if isinstance(module, models.ConditionalInstanceNorm):
+            torch.nn.init.normal_(module.to_scale_shift.weight, std=0.3)
+    painter = widgets.style_painter(generator, splits.test, start_style=2)
+    assert painter.last_error is None, painter.last_error
+    first = painter.last_painting.clone()
+    painter.style.value = 5
+    assert not torch.equal(first, painter.last_painting)
+    painter.second_style.value = 2
+    painter.mix.value = 1.0  # all of the second style: the first painting again
+    assert torch.allclose(first, painter.last_painting, atol=1e-6)
+    assert "Color Field" in painter.message.value or "+" in painter.message.value
+    assert len(painter.last_outputs) == 1

@@ -3,8 +3,10 @@
 For each ``notebooks/NN_*.py``: bring its paired ``.ipynb`` up to date with the
 ``.py`` (keeping nothing stale), execute it top to bottom in the chosen profile,
 save it with its outputs (the committed notebooks are the report), then write
-``reports/NN_*.html``, ``reports/index.html`` linking them, and
-``reports/report.md`` with its figures in ``reports/figures/``.
+``reports/NN_*.html``, the landing page ``reports/index.html`` (the headline results
+of every part, from ``outputs/*/results.json``, with a thumbnail of each part's key
+figure: the cell tagged ``key-figure``) and ``reports/REPORT.md`` with its figures in
+``reports/figures/``.
 """
 from __future__ import annotations
 
@@ -18,14 +20,43 @@ from pathlib import Path
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.py"
 
 
+def keep_cell_ids(notebook, previous) -> None:
+    """Give each cell of ``notebook`` the id it had in ``previous``: the cell of the same
+    type and source, else an edited cell at the same position with the same type.
+
+    jupytext draws new random ids on every read, so without this every sync and every
+    ``make report`` rewrites all ids and an unchanged notebook shows a diff on every line."""
+    by_source: dict[tuple[str, str], list[str]] = {}
+    for cell in previous.cells:
+        if cell.get("id"):
+            by_source.setdefault((cell.cell_type, cell.source.strip()), []).append(cell["id"])
+    used, unmatched = set(), []
+    for index, cell in enumerate(notebook.cells):
+        ids = by_source.get((cell.cell_type, cell.source.strip()))
+        if ids:
+            cell["id"] = ids.pop(0)
+            used.add(cell["id"])
+        else:
+            unmatched.append(index)
+    for index in unmatched:
+        if index < len(previous.cells):
+            old = previous.cells[index]
+            if old.cell_type == notebook.cells[index].cell_type and old.get("id") and old["id"] not in used:
+                notebook.cells[index]["id"] = old["id"]
+                used.add(old["id"])
+
+
 def sync_notebook(script: Path) -> Path:
     """Write ``script``'s cells into its paired .ipynb (inputs only; outputs are
-    recomputed by :func:`execute_notebook`)."""
+    recomputed by :func:`execute_notebook`), keeping the cell ids it had."""
     import jupytext
+    import nbformat
 
     notebook = jupytext.read(script)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     ipynb = script.with_suffix(".ipynb")
+    if ipynb.exists():
+        keep_cell_ids(notebook, nbformat.read(ipynb, as_version=4))
     jupytext.write(notebook, ipynb)
     return ipynb
 
@@ -44,6 +75,7 @@ def update_inputs(script: Path) -> Path:
     if ipynb.exists():
         previous_notebook = nbformat.read(ipynb, as_version=4)
         notebook.metadata.update(previous_notebook.metadata)  # e.g. the saved widget state
+        keep_cell_ids(notebook, previous_notebook)
         for cell in previous_notebook.cells:
             if cell.cell_type == "code":
                 old_outputs.setdefault(cell.source.strip(), []).append(cell)
@@ -80,27 +112,93 @@ def execute_notebook(ipynb: Path, timeout_s: int = 3600, log=print) -> float:
     return time.perf_counter() - start
 
 
-def _title(ipynb: Path) -> str:
-    import nbformat
-
-    notebook = nbformat.read(ipynb, as_version=4)
+def _title(notebook) -> str:
     for cell in notebook.cells:
         if cell.cell_type == "markdown":
             match = re.search(r"^#\s+(.+)$", cell.source, flags=re.MULTILINE)
             if match:
                 return match.group(1).strip()
-    return ipynb.stem
+    return ""
 
 
-def export(notebooks: list[Path], out_dir: Path) -> Path:
-    """HTML per notebook, an index page, and one Markdown report with its figures."""
+KEY_FIGURE_TAG = "key-figure"
+_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpg"}
+
+
+def key_figure(notebook) -> tuple[bytes, str] | None:
+    """(image bytes, extension) of the notebook's key figure: the first picture output of
+    a cell tagged ``key-figure``, else its first picture at all; None without pictures."""
+    import base64
+
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    tagged = [cell for cell in cells if KEY_FIGURE_TAG in cell.get("metadata", {}).get("tags", [])]
+    for cell in tagged + cells:
+        for output in cell.get("outputs", []):
+            for kind, extension in _IMAGE_TYPES.items():
+                if kind in output.get("data", {}):
+                    return base64.b64decode(output["data"][kind]), extension
+    return None
+
+
+def read_results(outputs_dir: Path | None) -> dict[str, dict]:
+    """{notebook name: its results.json values} for every ``outputs_dir/*/results.json``."""
+    import json
+
+    if outputs_dir is None:
+        return {}
+    return {path.parent.name: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted(Path(outputs_dir).glob("*/results.json"))}
+
+
+def _data_words(values: dict) -> str:
+    return f"{values['dataset']} ({'synthetic, not WikiArt' if values.get('synthetic_data') else 'real'})"
+
+
+def _landing_page(entries: list[dict], profile: str) -> str:
+    """index.html: what was found (one row per part, from results.json), a thumbnail of
+    each part's key figure, and the links. No script and no CDN: it reads offline."""
+    rows = []
+    for entry in entries:
+        values = entry["results"] or {}
+        thumbnail = (f'<a href="{entry["page"]}"><img src="{entry["thumbnail"]}" alt="key figure of '
+                     f'{html.escape(entry["stem"])}" width="260"></a>' if entry["thumbnail"] else "")
+        rows.append(
+            "<tr>"
+            f'<td><a href="{entry["page"]}">{html.escape(entry["stem"])}</a><br><small>{html.escape(entry["title"])}'
+            "</small></td>"
+            f"<td>{html.escape(values.get('headline', 'no results.json: run the notebook'))}</td>"
+            f"<td>{html.escape(_data_words(values)) if values else ''}</td>"
+            f"<td>{html.escape(str(values.get('profile', '')))}</td><td>{values.get('seeds', '')}</td>"
+            f"<td>{html.escape(str(values.get('date', '')))}</td><td>{thumbnail}</td></tr>")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px;vertical-align:top}"
+             "th{background:#f3f3f3;text-align:left}")
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>wikiart-lab report</title>"
+        f"<style>{style}</style></head><body>\n<h1>wikiart-lab report</h1>\n"
+        f"<p>Notebooks executed top to bottom in the <code>{html.escape(profile)}</code> profile on "
+        f"{time.strftime('%Y-%m-%d %H:%M')}. Each result below is the sentence its notebook rendered from "
+        "its own numbers (validation chose, test was scored once; baselines and intervals are in the pages). "
+        "Unless the data column says <em>real</em>, the numbers come from the embedded synthetic data, "
+        "not from WikiArt.</p>\n<table>\n<tr><th>part</th><th>result</th><th>data</th><th>profile</th>"
+        "<th>seeds</th><th>date</th><th>key figure</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
+        "<p>Also as Markdown: <a href='REPORT.md'>REPORT.md</a>.</p>\n</body></html>\n")
+
+
+def export(notebooks: list[Path], out_dir: Path, outputs_dir: Path | None = None) -> Path:
+    """Write, for the executed ``notebooks``: an HTML page each, a landing page
+    (``index.html``: the headline results of ``outputs_dir/*/results.json`` with a
+    thumbnail of each notebook's key figure) and ``REPORT.md`` (the same table, then every
+    notebook as Markdown, figures in ``figures/``). Returns the landing page's path."""
     import nbformat
     from nbconvert import HTMLExporter, MarkdownExporter
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    figures = out_dir / "figures"
-    shutil.rmtree(figures, ignore_errors=True)  # figures of an earlier export would linger
-    figures.mkdir()
+    for folder in ("figures", "thumbnails"):
+        shutil.rmtree(out_dir / folder, ignore_errors=True)  # files of an earlier export would linger
+        (out_dir / folder).mkdir()
+    (out_dir / "report.md").unlink(missing_ok=True)  # the old name of REPORT.md
+    results = read_results(outputs_dir)
     html_exporter = HTMLExporter()
     markdown_exporter = MarkdownExporter()
     entries, markdown_parts = [], []
@@ -115,20 +213,26 @@ def export(notebooks: list[Path], out_dir: Path) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(content)
         markdown_parts.append(text)
-        entries.append((ipynb.stem, _title(ipynb)))
-    links = "\n".join(f'<li><a href="{html.escape(stem)}.html">{html.escape(stem)}</a>: {html.escape(title)}</li>'
-                      for stem, title in entries)
+        thumbnail = None
+        figure = key_figure(notebook)
+        if figure is not None:
+            thumbnail = f"thumbnails/{ipynb.stem}.{figure[1]}"
+            (out_dir / thumbnail).write_bytes(figure[0])
+        entries.append({"stem": ipynb.stem, "title": _title(notebook) or ipynb.stem, "page": f"{ipynb.stem}.html",
+                        "thumbnail": thumbnail, "results": results.get(ipynb.stem)})
     profile = os.environ.get("WIKIART_PROFILE", "demo")
     index = out_dir / "index.html"
-    index.write_text(
-        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>wikiart-lab report</title></head><body>\n"
-        "<h1>wikiart-lab report</h1>\n"
-        f"<p>Notebooks executed top to bottom in the <code>{html.escape(profile)}</code> profile on "
-        f"{time.strftime('%Y-%m-%d %H:%M')}. Unless a notebook says it ran on <code>wikiart</code>, "
-        "its numbers come from the embedded synthetic data, not from WikiArt.</p>\n"
-        f"<ol>\n{links}\n</ol>\n<p>Also as Markdown: <a href='report.md'>report.md</a>.</p>\n</body></html>\n",
-        encoding="utf-8")
-    (out_dir / "report.md").write_text("\n\n---\n\n".join(markdown_parts), encoding="utf-8")
+    index.write_text(_landing_page(entries, profile), encoding="utf-8")
+    table = ["| part | result | data | profile | seeds | date |", "|---|---|---|---|---|---|"]
+    for entry in entries:
+        values = entry["results"] or {}
+        headline = str(values.get("headline", "no results.json")).replace("|", "\\|")
+        table.append(f"| [{entry['stem']}]({entry['page']}) | {headline} | {_data_words(values) if values else ''} | "
+                     f"{values.get('profile', '')} | {values.get('seeds', '')} | {values.get('date', '')} |")
+    front = ("# wikiart-lab report\n\nEach result is the sentence its notebook rendered from its own numbers. "
+             "Unless the data column says *real*, the numbers come from the embedded synthetic data, not from "
+             "WikiArt.\n\n" + "\n".join(table))
+    (out_dir / "REPORT.md").write_text("\n\n---\n\n".join([front, *markdown_parts]), encoding="utf-8")
     return index
 
 
@@ -186,10 +290,11 @@ def build_report(notebooks_dir: Path, out_dir: Path, execute: bool = True, only:
             seconds = execute_notebook(ipynb)
             print(f"  done in {seconds:.0f} s", flush=True)
         notebooks.append(ipynb)
-    index = export(notebooks, out_dir)
+    from . import config
+
+    outputs_dir = config.load_paths().outputs_dir
+    index = export(notebooks, out_dir, outputs_dir)
     print(f"report written to {index}")
     if readme is not None:
-        from . import config
-
-        update_readme_results(Path(readme), config.load_paths().outputs_dir)
+        update_readme_results(Path(readme), outputs_dir)
     return index

@@ -60,6 +60,7 @@ class TrainingPanel:
         last_result: the ``experiment.RunResult`` of the last training (validation
             scores and baselines; the test split is not scored by the panel).
         last_error: the traceback of a failed training (None when it worked).
+        last_outputs: the last curve (Figure) and table (str), for :func:`static_copy`.
     """
 
     splits: Any
@@ -78,6 +79,7 @@ class TrainingPanel:
     widget: ipw.VBox
     last_result: Any = None
     last_error: str | None = None
+    last_outputs: list = field(default_factory=list)
     _splits_by_size: dict[int, Any] = field(default_factory=dict)
 
     def settings(self) -> dict[str, Any]:
@@ -149,19 +151,24 @@ class TrainingPanel:
         spec = self.spec()
         splits = self.splits_at(int(self.image_size.value))
         records: list[Any] = []
+        self.last_outputs = []
 
         def on_epoch_end(record) -> None:
             records.append(record)
             self.output.clear_output(wait=True)
-            display(plots.epoch_loss_curve(records, epochs=spec.epochs, title=spec.name))
+            figure = plots.epoch_loss_curve(records, epochs=spec.epochs, title=spec.name)
+            self.last_outputs = [figure]
+            display(figure)
             self.message.value = (f"Training… epoch {record.epoch}/{spec.epochs}, validation balanced accuracy "
                                   f"{record.val.get('balanced_accuracy', float('nan')):.1%}")
 
         self.message.value = f"Training {spec.name}…"
         result = self.run_fn(spec, splits, score_test_split=False, on_epoch_end=on_epoch_end)
         self.last_result = result
-        print(evaluate.results_table(experiment.results_rows([result]),
-                                     {"validation": result.baselines.get("validation", {})}))
+        table = evaluate.results_table(experiment.results_rows([result]),
+                                       {"validation": result.baselines.get("validation", {})})
+        self.last_outputs = [*self.last_outputs[:1], table]
+        print(table)
         self.message.value = (f"Done: validation accuracy {result.validation['accuracy']:.1%}, balanced accuracy "
                               f"{result.validation['balanced_accuracy']:.1%}, macro-F1 "
                               f"{result.validation['macro_f1']:.1%} (the test split is scored only by the "
@@ -224,6 +231,7 @@ class ClusterExplorer:
         last_result: the scores of the last redraw (``cluster.cluster_metrics`` without
             the assignments) plus ``representation`` and ``method``; None before.
         last_error: the traceback of a failed redraw (None when it worked).
+        last_outputs: the last drawing (Figure) and score table (str), for :func:`static_copy`.
     """
 
     representations: dict[str, Any]
@@ -240,6 +248,7 @@ class ClusterExplorer:
     widget: ipw.VBox
     last_result: dict[str, Any] | None = None
     last_error: str | None = None
+    last_outputs: list = field(default_factory=list)
     _points: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def redraw(self) -> None:
@@ -259,9 +268,11 @@ class ClusterExplorer:
             figure = plots.embedding_2d(self._points[name, method], self.labels, self.classes, result["assignments"],
                                         title=f"{name} ({features.shape[1]} dims), {method.upper()}, k = {k}")
             scores = {key: value for key, value in result.items() if key != "assignments"}
+            table = cluster.metrics_table({name: scores})
             with self.output:
                 display(figure)
-                print(cluster.metrics_table({name: scores}))
+                print(table)
+            self.last_outputs = [figure, table]
             self.last_result = {**scores, "representation": name, "method": method}
             self.message.value = f"{name}: NMI {scores['nmi']:.3f}, ARI {scores['ari']:.3f}, purity {scores['purity']:.3f}"
         except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
@@ -324,6 +335,7 @@ class StylePainter:
         output, message: where the picture and a one-line status go.
         last_painting: (3, S, S) floats in [0, 1] of the last repaint; None before.
         last_error: the traceback of a failed repaint (None when it worked).
+        last_outputs: the last picture (Figure), for :func:`static_copy`.
     """
 
     generator: Any
@@ -340,6 +352,7 @@ class StylePainter:
     uploaded: Any = None
     last_painting: Any = None
     last_error: str | None = None
+    last_outputs: list = field(default_factory=list)
 
     def content(self):
         """The content picture, (3, S, S) floats in [0, 1]: the upload if any, else the chosen test image."""
@@ -366,6 +379,7 @@ class StylePainter:
             with self.output:
                 display(figure)
             self.last_painting = painted
+            self.last_outputs = [figure]
             self.message.value = f"painted in {name}"
         except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
             self.last_error = "".join(traceback.format_exception(error))
@@ -429,3 +443,23 @@ def style_painter(generator, dataset, *, examples=None, start_style: int | None 
     painter.upload.observe(painter.use_upload, names="value")
     painter.repaint()
     return painter
+
+
+def static_copy(panel) -> None:
+    """Display the panel's last state (its ``last_outputs``: figures and tables) as plain
+    outputs under a one-line caption. A saved notebook or an exported HTML page cannot run
+    a widget, so without this a reader of the report sees nothing where the panel was;
+    in JupyterLab the live panel above stays the one to use."""
+    from IPython.display import Markdown
+
+    if not panel.last_outputs:
+        display(Markdown("*An interactive panel sits above in JupyterLab (it needs a running kernel); it has not "
+                         "been used in this run, so there is no result of it to copy here.*"))
+        return
+    display(Markdown("*What the panel above shows, copied as a picture and text for the saved notebook and "
+                     "the exported report (the live panel needs a running kernel).*"))
+    for item in panel.last_outputs:
+        if isinstance(item, str):
+            print(item)
+        else:
+            display(item)

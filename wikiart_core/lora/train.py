@@ -375,7 +375,8 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
         # what `losses` describes; the optimiser steps only after the last micro-step.
         lora_file = _save_on_main(accelerator, out_dir, unet_trained, step, losses, optimizer, settings, extra,
                                   wait=False)
-        say(f"interrupted at step {step} of {settings.steps}; saved {lora_file}; run again with resume to continue")
+        say(f"interrupted at step {step} of {settings.steps}; saved {lora_file.parent.name}/{lora_file.name}; "
+            f"run again with resume to continue")
     finally:
         bar.close()
     seconds = time.perf_counter() - started
@@ -392,7 +393,8 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
                   processes=processes, effective_batch=effective_batch, peak_memory_bytes=peak,
                   interrupted=interrupted, settings=dataclasses.asdict(settings))
     if not interrupted and step > start_step:
-        say(f"{step - start_step} steps in {seconds:.1f} s, last loss {losses[-1]:.4f}; saved {lora_file}")
+        say(f"{step - start_step} steps in {seconds:.1f} s, last loss {losses[-1]:.4f}; "
+            f"saved {lora_file.parent.name}/{lora_file.name}")
     return run
 
 

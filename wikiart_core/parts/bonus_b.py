@@ -43,14 +43,24 @@ def choose_pipeline(paths, outputs: Path, classes: Sequence[str], resolution: in
     return PipelineChoice(source=str(folder), tiny=True, configured=None if configured is None else str(configured))
 
 
+def shown_path(path, paths) -> str:
+    """``path`` relative to the folder of ``data_paths.yaml`` when it lies inside it (how
+    the file itself writes it), so saved notebooks do not carry this machine's paths."""
+    path, base = Path(path), Path(paths.source).resolve().parent
+    try:
+        return str(path.resolve().relative_to(base))
+    except ValueError:
+        return str(path)
+
+
 def pipeline_note(choice: PipelineChoice, paths) -> str:
     """Markdown for the top of the notebook: what this run fine-tunes, said plainly."""
     from wikiart_core.lora import pipeline as pipelines
 
     if not choice.tiny:
-        return (f"**This run fine-tunes the pre-trained model in `{choice.source}`** "
+        return (f"**This run fine-tunes the pre-trained model in `{shown_path(choice.source, paths)}`** "
                 f"(`pretrained.{pipelines.PRETRAINED_KEY}` in `{paths.source.name}`).")
-    where = f"`{choice.configured}`" if choice.configured else "(the key is not set)"
+    where = f"`{shown_path(choice.configured, paths)}`" if choice.configured else "(the key is not set)"
     return (f"> **A plumbing check, not art.** No pre-trained weights were found where `{paths.source.name}` "
             f"looks for them (`pretrained.{pipelines.PRETRAINED_KEY}`: {where}), so this run uses a *tiny "
             f"pipeline with random weights* built from configs (same parts as Stable Diffusion, a few "
@@ -156,7 +166,7 @@ def server_recipe(profile, paths) -> str:
     images = settings["steps"] * settings["batch_size"] * settings["gradient_accumulation"]
     low_rate, high_rate = SERVER_ESTIMATES["images_per_second"]
     low_mem, high_mem = SERVER_ESTIMATES["gpu_memory_gib"]
-    folder = paths.pretrained.get(pipelines.PRETRAINED_KEY, "models/stable-diffusion-v1-5")
+    folder = shown_path(paths.pretrained.get(pipelines.PRETRAINED_KEY, "models/stable-diffusion-v1-5"), paths)
     cap = settings["images_per_style"]
     images_per_style = f"at most {cap} training images per style" if cap else "all the training images"
     launch = f"WIKIART_PROFILE={profile.name} accelerate launch --multi_gpu --num_processes 4 -m wikiart_core lora"
