@@ -94,3 +94,40 @@ def test_the_landing_page_shows_results_and_key_figures_and_its_links_resolve(tm
         assert (tmp_path / "reports" / target).is_file(), target
     markdown = (tmp_path / "reports" / "REPORT.md").read_text()
     assert markdown.startswith("# wikiart-lab report") and "method A 51.0%" in markdown
+
+
+def test_shell_polling_in_short_steps_returns_the_reply_and_keeps_the_timeout():
+    import asyncio
+    import queue
+    import time
+
+    class Channel:
+        def __init__(self, ready_after_calls):
+            self.calls, self.ready_after_calls = [], ready_after_calls
+
+        async def get_msg(self, timeout=None):
+            self.calls.append(timeout)
+            if len(self.calls) > self.ready_after_calls:
+                return {"msg": "reply"}
+            await asyncio.sleep(timeout)
+            raise queue.Empty
+
+    class Client:
+        def __init__(self, channel):
+            self.shell_channel = channel
+
+    channel = Channel(ready_after_calls=2)
+    report._poll_shell_in_short_steps(Client(channel), step_s=0.01)
+    assert asyncio.run(channel.get_msg(timeout=5)) == {"msg": "reply"}
+    assert channel.calls == [0.01, 0.01, 0.01]  # asked again in short steps, not once for 5 s
+
+    never = Channel(ready_after_calls=10**6)
+    report._poll_shell_in_short_steps(Client(never), step_s=0.01)
+    started = time.monotonic()
+    try:
+        asyncio.run(never.get_msg(timeout=0.05))
+    except queue.Empty:
+        pass
+    else:
+        raise AssertionError("a reply that never comes must still time out")
+    assert 0.04 <= time.monotonic() - started < 1.0

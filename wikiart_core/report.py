@@ -88,6 +88,35 @@ def update_inputs(script: Path) -> Path:
     return ipynb
 
 
+def _poll_shell_in_short_steps(kernel_client, step_s: float = 1.0) -> None:
+    """Make ``kernel_client.shell_channel.get_msg(timeout=T)`` wait in steps of at most
+    ``step_s`` seconds until T has passed.
+
+    With widgets in a cell, nbclient can wait on the shell channel for its whole cell
+    timeout although the kernel has replied and is idle (jupyter/nbclient#312). ``make
+    report`` stalled like that, now and then, in notebook 03's cluster-explorer cell.
+    Asking again every second picks up a reply whose wake-up was missed; the wait for a
+    cell that is really running is unchanged."""
+    import asyncio
+    import queue
+
+    channel = kernel_client.shell_channel
+    get_msg = channel.get_msg
+
+    async def get_msg_in_steps(timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            step = step_s if deadline is None else max(0.0, min(step_s, deadline - time.monotonic()))
+            try:
+                message = get_msg(timeout=step)
+                return await message if asyncio.iscoroutine(message) else message
+            except queue.Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg_in_steps
+
+
 def execute_notebook(ipynb: Path, timeout_s: int = 3600, log=print) -> float:
     """Run every cell of ``ipynb`` in its own folder and save the outputs in place,
     logging the cells that take more than a few seconds. Returns the seconds it took.
@@ -100,6 +129,7 @@ def execute_notebook(ipynb: Path, timeout_s: int = 3600, log=print) -> float:
                             resources={"metadata": {"path": str(ipynb.parent)}})
     start = time.perf_counter()
     with client.setup_kernel():
+        _poll_shell_in_short_steps(client.kc)
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
