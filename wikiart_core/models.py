@@ -292,11 +292,12 @@ def _gaussian_window(size: int, sigma: float, channels: int, like: torch.Tensor)
 
 
 def ssim(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float = 1.5,
-         data_range: float = 1.0) -> torch.Tensor:
+         data_range: float = 1.0, per_image: bool = False) -> torch.Tensor:
     """Mean structural similarity of two (B, C, H, W) batches (Wang et al. 2004):
     local means, variances and covariance under a Gaussian window (depthwise conv2d,
     valid positions only), SSIM = (2 mu_x mu_y + C1)(2 cov + C2) / ((mu_x² + mu_y² + C1)(var_x + var_y + C2))
-    with C1 = (0.01 L)², C2 = (0.03 L)². Returns a scalar in [-1, 1] (1: identical).
+    with C1 = (0.01 L)², C2 = (0.03 L)². Returns a scalar in [-1, 1] (1: identical), or
+    with ``per_image`` the (B,) mean of each image's map.
     The window shrinks to the image side for images smaller than it."""
     channels = x.shape[1]
     size = min(window_size, x.shape[-1], x.shape[-2])
@@ -311,7 +312,7 @@ def ssim(x: torch.Tensor, y: torch.Tensor, window_size: int = 11, sigma: float =
     var_y = blur(y * y) - mu_y ** 2
     cov = blur(x * y) - mu_x * mu_y
     ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
-    return ssim_map.mean()
+    return ssim_map.flatten(1).mean(dim=1) if per_image else ssim_map.mean()
 
 
 def reconstruction_loss(ssim_weight: float = 0.0):

@@ -204,7 +204,8 @@ def interpolation_strip(generator, image: torch.Tensor, style_a: int, style_b: i
 class Judgement:
     """What :func:`judge_methods` measured on the test split, one entry per item.
 
-    targets: (N,) the mismatched target style of each test image; labels: (N,) its own.
+    targets: (N,) the mismatched target style of each test image; labels: (N,) its own;
+    n_styles: how many styles there are (chance is 1 / n_styles).
     predictions: method -> (N,) the judge's labels for the mismatched outputs.
     matched_predictions: method -> (N,) for outputs under the image's own style, plus
         "input" (the judge on the unchanged test images: its own test accuracy).
@@ -214,6 +215,7 @@ class Judgement:
 
     targets: np.ndarray
     labels: np.ndarray
+    n_styles: int
     predictions: dict
     matched_predictions: dict
     content: dict
@@ -223,15 +225,17 @@ def _unrelated_images(splits, targets: np.ndarray, seed: int) -> torch.Tensor:
     """(N, 3, S, S) uint8: for each target style, a random test image of that style
     (a training image when the test split has none of it)."""
     rng = np.random.default_rng(seed)
+    # Each style's images, looked up once: the test split's, else the training split's.
+    members = {}
+    for dataset in (splits.train, splits.test):  # the test split overrides
+        labels = np.asarray(dataset.targets)
+        members.update({int(style): (dataset, np.flatnonzero(labels == style)) for style in np.unique(labels)})
     rows = []
     for target in targets:
-        for dataset in (splits.test, splits.train):
-            candidates = np.flatnonzero(np.asarray(dataset.targets) == target)
-            if len(candidates):
-                rows.append((dataset, int(rng.choice(candidates))))
-                break
-        else:
+        if int(target) not in members:
             raise ValueError(f"no image of style {target} in the test or training split")
+        dataset, candidates = members[int(target)]
+        rows.append((dataset, int(rng.choice(candidates))))
     images = torch.empty((len(rows), 3, splits.image_size, splits.image_size), dtype=torch.uint8)
     for source in (splits.test, splits.train):
         where = [i for i, (dataset, _) in enumerate(rows) if dataset is source]
@@ -295,7 +299,7 @@ def judge_methods(methods: dict[str, Callable], splits, judge, loss_net, content
                 matched[name].append(predict(methods[name](images, labels).float()))
         start = stop
     join = np.concatenate
-    return Judgement(targets=targets_all, labels=labels_all,
+    return Judgement(targets=targets_all, labels=labels_all, n_styles=len(splits.classes),
                      predictions={name: join(values) for name, values in predictions.items()},
                      matched_predictions={name: join(values) for name, values in matched.items()},
                      content={name: {key: join(values) for key, values in scores.items()}
@@ -314,8 +318,7 @@ def summarise(judgement: Judgement, n_resamples: int = 2000, seed: int = 0) -> d
     {method: {measure: interval}}, "cin_vs": {baseline: paired_bootstrap result},
     "content_vs_floor": {method: {measure: interval of (method - floor) per image}},
     "chance", "n_images"}. Rates are fractions; SSIM in [-1, 1]; PSNR in dB."""
-    n_styles = int(max(judgement.targets.max(), judgement.labels.max()) + 1)
-    chance = 1.0 / n_styles
+    chance = 1.0 / judgement.n_styles
     hit = {name: stats.bootstrap_interval(judgement.targets, preds, metric="accuracy", n_resamples=n_resamples,
                                           seed=seed)
            for name, preds in judgement.predictions.items()}
