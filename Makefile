@@ -2,13 +2,14 @@
 #   make report   execute all notebooks (demo profile) and export reports/
 #   make test     unit tests + nbval on every notebook (smoke profile) + pairing check
 #   make lab      JupyterLab on notebooks/
+#   make test-browser  every notebook run in JupyterLab in Chromium (smoke), panels clicked, screenshots
 #   make bench    pipeline, training and cache-quality benchmarks (results in benchmarks/RESULTS.md)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup report test lab bench sync clean-cache
+.PHONY: setup report test test-browser browser-deps lab bench sync clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,8 +24,21 @@ report: setup
 
 test: setup
 	$(PY) -m wikiart_core prepare --quiet
-	WIKIART_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks \
+	WIKIART_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks --ignore=tests/browser \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# The notebooks in a real browser: JupyterLab driven by Playwright in Debian's chromium (never a
+# Playwright browser download), installed here when missing (sudo only when not root).
+CHROMIUM ?= /usr/bin/chromium
+browser-deps: setup
+	test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet "playwright>=1.40"
+
+test-browser: browser-deps
+	$(PY) -m wikiart_core prepare --quiet
+	WIKIART_BROWSER_TESTS=1 WIKIART_CHROMIUM=$(CHROMIUM) OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 \
+		$(PY) -m pytest tests/browser -v
 
 # Containers on GPU servers often run as root, which JupyterLab refuses without --allow-root.
 lab: setup

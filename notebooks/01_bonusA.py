@@ -298,3 +298,19 @@ panel.widget
 
 # %%
 widgets.static_copy(panel)
+
+# %% [markdown]
+# ## Beyond from scratch: what ImageNet pretraining adds
+# Bonus A asks for a network trained **from scratch**, and everything above is. This
+# section is a separate comparison, not part of that answer: an ImageNet-pretrained
+# torchvision backbone with a new head for the styles, trained on the same splits as a
+# *linear probe* (backbone frozen, only the head learns) and as a short *full fine-tune*
+# (every layer, the backbone at a lower learning rate than the new head), beside the
+# from-scratch `StyleCNN`. Its inputs are normalised with the ImageNet statistics of the
+# weights, not the training set's. Weights are read from local files only (the
+# `pretrained.backbones` folder of `data_paths.yaml`); without them the cell below says,
+# from the config, what it would run and how to enable it.
+
+# %%
+beyond = bonus_a.beyond_from_scratch(splits, profile, paths, chosen["StyleCNN"], seed=SEED, device=DEVICE)
+print(beyond["text"])

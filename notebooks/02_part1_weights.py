@@ -253,6 +253,96 @@ called real only when their 95% paired-bootstrap interval (over test images and 
 results.show(text)
 
 # %% [markdown]
+# ## A search that uses validation
+# The comparison above changes one thing, the imbalance method, and keeps the learning
+# rate, weight decay, width and augmentation fixed. A hyperparameter search changes them
+# together: an Optuna study (`search.run_study`) proposes a learning rate and a weight
+# decay (log-uniform), a width (half, the same or double the one above), an augmentation
+# recipe and an imbalance method, first at random, then with a TPE sampler that favours
+# what scored well. Each trial trains the same small StyleCNN on train and reports its
+# **validation** balanced accuracy after every epoch; the median pruner stops a trial that
+# is behind the median of the finished trials at the same epoch. The best trial on
+# validation is trained again and scored **once** on test; no trial is ever scored on test.
+#
+# This study lives in memory, so re-running the notebook starts it again. From the command
+# line (`python -m wikiart_core search --trials N --out DIR`) it is stored in SQLite, resumes
+# after an interruption, and several GPUs or machines can share it (see the README).
+
+# %%
+from wikiart_core import evaluate, search
+
+search_settings = profile.search
+search_spec = part1_imbalance.base_spec(profile, DEVICE).replace(name="search", epochs=search_settings["epochs"])
+started = time.perf_counter()
+study_result = search.run_study(search_spec, splits, trials=search_settings["trials"], study_name=NOTEBOOK, seed=0,
+                                startup_trials=search_settings["startup_trials"],
+                                min_epochs=search_settings["min_epochs"], log=print)
+search_seconds = time.perf_counter() - started
+print(study_result.table())
+
+# %%
+plots.study_history(study_result.study)
+
+# %%
+plots.study_importances(study_result.importances, study_result.importances_note)
+
+# %% [markdown]
+# The best trial, trained again with its parameters and seed, on validation and (once) on
+# test, beside the baselines:
+
+# %%
+best_run = study_result.best
+print(evaluate.results_table({f"best trial ({study_result.best_trial.number})": {
+    "validation": best_run.validation, "test": best_run.test}}, best_run.baselines))
+
+# %%
+study = study_result.study
+search_counts = study_result.counts()
+best_params = study_result.best_params
+search_test, search_validation = best_run.test, best_run.validation
+majority_test = best_run.baselines["test"]["majority"]
+colour_test = best_run.baselines["test"]["colour_statistics"]
+values["search"] = {
+    "trials": len(study.trials), "states": search_counts, "epochs_per_trial": search_settings["epochs"],
+    "best_trial": study_result.best_trial.number, "best_params": best_params,
+    "best_validation_balanced_accuracy": study.best_value,
+    "retrained_validation": {k: v for k, v in search_validation.items() if k != "per_class_recall"},
+    "retrained_test": {k: v for k, v in search_test.items() if k != "per_class_recall"},
+    "importances": study_result.importances, "seconds": search_seconds,
+    "headline": (f"a {len(study.trials)}-trial validation search: best trial {pct(study.best_value)} validation, "
+                 f"{pct(search_test['balanced_accuracy'])} test balanced accuracy (retrained, scored once)")}
+results.save(NOTEBOOK, paths, profile, values, headline=headline, seeds=profile.seeds)
+shown_params = ", ".join(f"{name} = {value:.2g}" if isinstance(value, float) else
+                         f"{name} = `{value}`" if isinstance(value, str) else f"{name} = {value}"
+                         for name, value in best_params.items())
+if study_result.importances:
+    top_param, top_share = next(iter(study_result.importances.items()))
+    importance_words = (f"The parameter that mattered most among the completed trials was `{top_param}` "
+                        f"({pct(top_share, 0)} of the importance).")
+else:
+    importance_words = f"Parameter importances were not computed: {study_result.importances_note}."
+results.show(f"""
+**What the search found** ({results.which_data(paths)}, profile `{profile.name}`): {len(study.trials)} trials of
+{search_settings['epochs']} epochs in {search_seconds:.0f} s, {search_counts.get('COMPLETE', 0)} completed and
+{search_counts.get('PRUNED', 0)} pruned. The best on validation was trial {study_result.best_trial.number}
+({shown_params}) with {pct(study.best_value)} validation balanced accuracy. Trained again, it scores
+{pct(search_test['balanced_accuracy'])} balanced accuracy on test ({pct(search_test['accuracy'])} accuracy),
+against {pct(majority_test['balanced_accuracy'])} for always answering
+{majority_test.get('style', 'the largest style')}, {pct(colour_test['balanced_accuracy'])} for colour statistics and
+{pct(none['balanced_accuracy']['mean'])} for plain cross-entropy with the fixed settings above (mean over
+{profile.seeds} seeds, {profile.imbalance['epochs']} epoch{'s' if profile.imbalance['epochs'] != 1 else ''} each).
+{importance_words}
+
+The best validation score is the largest of {search_counts.get('COMPLETE', 0)} noisy numbers, so it flatters the
+chosen trial; its test score, measured once after the choice, is the honest one. It is one seed, so it carries no
+interval: it is {results.compare_words(search_test['balanced_accuracy'], none['balanced_accuracy']['high'],
+higher='above', lower='not above')} the upper end of plain cross-entropy's 95% interval
+({pct(none['balanced_accuracy']['high'])}).
+{f"**In the `smoke` profile these numbers mean nothing** (a few images per style, {search_settings['epochs']} epochs)."
+   if profile.name == "smoke" else ""}
+""")
+
+# %% [markdown]
 # ## Try it yourself: the training panel
 # Pick a model, image size, learning rate, batch size, number of epochs, imbalance
 # method and seed, and press **Train**: the loss curve is redrawn after each epoch and

@@ -208,7 +208,7 @@ for name, rows in cohesion.items():
 # PCA keeps distances (but only two directions of many); t-SNE keeps neighbourhoods
 # (its gaps and sizes are not measurements).
 
-# %%
+# %% tags=["key-figure"]
 ae_clusters = clusterings["autoencoder"]
 plots.embedding_2d(cluster.embed_2d(features["autoencoder"], "pca", SEED), cluster_labels, cluster_set.classes,
                    ae_clusters["assignments"], title="autoencoder latents, PCA")
@@ -288,6 +288,9 @@ explorer = widgets.cluster_explorer(features, cluster_labels, cluster_set.classe
                                     tsne_max_iter=settings["tsne_max_iter"])
 display(explorer.widget)
 explorer.redraw()
+
+# %%
+widgets.static_copy(explorer)
 
 # %%
 print(f"whole notebook {time.perf_counter() - started:.0f} s")

@@ -112,7 +112,8 @@ def test_colour_separates_classes_that_differ_by_colour(coloured_splits):
     assert result["test"]["balanced_accuracy"] > 0.9
     assert result["validation"]["balanced_accuracy"] > 0.9
     for split in ("validation", "test"):
-        assert set(result[split]) == {"accuracy", "balanced_accuracy", "macro_f1"}
+        assert set(result[split]) == {"accuracy", "balanced_accuracy", "macro_f1", "top3_accuracy"}
+        assert result[split]["top3_accuracy"] >= result[split]["accuracy"]
     predictions = result["test_predictions"]
     assert predictions.shape == (len(test),) and predictions.dtype == np.int64
     assert balanced_accuracy_score(test.targets, predictions) == pytest.approx(result["test"]["balanced_accuracy"])

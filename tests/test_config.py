@@ -140,7 +140,11 @@ def test_every_profile_sizes_every_run():
         assert profile.lr_grid and all(lr > 0 for lr in profile.lr_grid) and len(set(profile.lr_grid)) == len(
             profile.lr_grid)
         # the settings build the models they are for
-        models.build("StyleCNN", n_classes=3, **profile.style_cnn)
+        stride = profile.style_cnn["stem_stride"]
+        if stride == "auto":  # experiment.build_model resolves it from the input size
+            stride = models.auto_stem_stride(profile.image_size)
+        models.build("StyleCNN", n_classes=3, **{**profile.style_cnn, "stem_stride": stride})
+        assert 0 < profile.lr < 1
         assert {"image_size", "width", "depth", "epochs", "lr"} <= set(profile.imbalance)
         assert {"base_channels", "depth", "latent_channels", "epochs", "lr", "batch_size", "max_points",
                 "tsne_max_iter", "min_style_images"} <= set(profile.autoencoder)

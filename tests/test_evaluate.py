@@ -55,6 +55,49 @@ def test_baselines_on_a_hand_computed_example():
     assert stratified["macro_f1"] == pytest.approx(expected_f1)
 
 
+def test_top_k_accuracy_by_hand_and_against_scikit_learn():
+    from sklearn.metrics import top_k_accuracy_score
+
+    scores = np.array([[0.5, 0.3, 0.1, 0.1],    # true 1: second -> in top 2
+                       [0.1, 0.2, 0.3, 0.4],    # true 0: last -> out of top 3
+                       [0.4, 0.3, 0.2, 0.1]])   # true 2: third -> in top 3, not top 2
+    y_true = [1, 0, 2]
+    assert evaluate.top_k_accuracy(y_true, scores, k=1) == pytest.approx(0.0)
+    assert evaluate.top_k_accuracy(y_true, scores, k=2) == pytest.approx(1 / 3)
+    assert evaluate.top_k_accuracy(y_true, scores, k=3) == pytest.approx(2 / 3)
+    assert evaluate.top_k_accuracy(y_true, scores, k=9) == 1.0
+    rng = np.random.default_rng(1)
+    random_scores, random_truth = rng.random((200, 6)), rng.integers(0, 6, 200)
+    assert evaluate.top_k_accuracy(random_truth, random_scores, 3) == pytest.approx(
+        top_k_accuracy_score(random_truth, random_scores, k=3, labels=range(6)))
+    metrics = evaluate.classification_metrics(y_true, scores.argmax(axis=1), CLASSES, scores)
+    assert metrics["top3_accuracy"] == pytest.approx(2 / 3)
+    assert "top3_accuracy" not in evaluate.classification_metrics(y_true, [0, 0, 0], CLASSES)
+
+
+def test_top3_baselines_rank_by_train_counts_and_by_exact_draws():
+    counts = {"A": 40, "B": 30, "C": 20, "D": 10}
+    y_true = np.array([0, 1, 2, 3, 3, 3])
+    result = evaluate.baselines(counts, y_true, CLASSES)
+    # majority ranks A, B, C: every test item but the three Ds
+    assert result["majority"]["top3_accuracy"] == pytest.approx(3 / 6)
+    # stratified: D is left out only when the three draws are exactly A, B, C in some order
+    p = np.array([0.4, 0.3, 0.2, 0.1])
+    import itertools
+    d_missed = sum(p[a] * p[b] / (1 - p[a]) * p[c] / (1 - p[a] - p[b])
+                   for a, b, c in itertools.permutations([0, 1, 2]))
+    hit = evaluate._stratified_top_k_hit(p, 3)
+    assert hit[3] == pytest.approx(1 - d_missed)
+    assert hit.sum() == pytest.approx(3.0)          # three styles are drawn every time
+    simulated = np.zeros(4)
+    rng = np.random.default_rng(0)
+    for _ in range(20000):
+        simulated[rng.choice(4, size=3, replace=False, p=p)] += 1
+    assert np.allclose(simulated / 20000, hit, atol=0.01)
+    expected = (hit[0] + hit[1] + hit[2] + 3 * hit[3]) / 6
+    assert result["stratified"]["top3_accuracy"] == pytest.approx(expected)
+
+
 def test_stratified_balanced_accuracy_is_one_over_c_when_all_styles_are_present():
     counts = {"A": 50, "B": 30, "C": 15, "D": 5}
     rng = np.random.default_rng(0)
@@ -77,9 +120,10 @@ def test_results_table_lists_models_then_baselines_in_percent():
     assert lines[1].count("acc.") == 4 and lines[1].count("macro-F1") == 2
     style_cnn = next(line for line in lines if line.startswith("StyleCNN"))
     # validation cells first, then test
-    assert style_cnn.split()[1:] == ["60.0%", "45.0%", "41.0%", "51.2%", "40.0%", "39.0%"]
+    # validation: acc, bal. acc, macro-F1, top-3 ("-": not given), then test
+    assert style_cnn.split()[1:] == ["60.0%", "45.0%", "41.0%", "-", "51.2%", "40.0%", "39.0%", "-"]
     seed_cnn = next(line for line in lines if line.startswith("SeedCNN"))
-    assert seed_cnn.split()[1:] == ["30.0%", "20.0%", "10.0%", "-", "-", "-"]
+    assert seed_cnn.split()[1:] == ["30.0%", "20.0%", "10.0%", "-", "-", "-", "-", "-"]
     assert "baseline: always A" in table and "33.3%" in table
     assert "baseline: stratified random" in table
     assert table.index("StyleCNN") < table.index("baseline")
@@ -87,7 +131,8 @@ def test_results_table_lists_models_then_baselines_in_percent():
     # Baselines given for one split only: the other split's cells are "-".
     test_only = evaluate.results_table(rows, {"test": base}).splitlines()
     majority = next(line for line in test_only if line.startswith("baseline: always A"))
-    assert majority.split()[3:] == ["-", "-", "-", "33.3%", "33.3%", "16.7%"]
+    # with 3 styles every style is in the top 3: top-3 accuracy 100%
+    assert majority.split()[3:] == ["-", "-", "-", "-", "33.3%", "33.3%", "16.7%", "100.0%"]
 
 
 class _ArrayDataset:

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from wikiart_core import checkpoint, data, engine, experiment
+from wikiart_core import checkpoint, data, engine, experiment, models
 from wikiart_core.engine import EpochRecord, History
 from wikiart_core.experiment import RunResult, RunSpec
 
@@ -318,6 +318,11 @@ def test_a_small_cnn_beats_every_baseline_on_test(stripe_result):
         assert model_score > values["balanced_accuracy"] + 0.3, (name, model_score, values)
     assert result.validation["balanced_accuracy"] > 0.55
     assert result.score("test") == model_score and result.score() == result.validation["balanced_accuracy"]
+    # top-3 beside top-1 on both splits, for the model and every baseline
+    for split in ("validation", "test"):
+        scores = result.validation if split == "validation" else result.test
+        assert scores["accuracy"] <= scores["top3_accuracy"] <= 1.0
+        assert all("top3_accuracy" in values for values in result.baselines[split].values())
 
 
 # --------------------------------------------------------------------------- (d), (e) results
@@ -355,6 +360,10 @@ def test_build_model_and_task_follow_the_spec(splits):
     first, again = experiment.build_model(spec, splits), experiment.build_model(spec, splits)
     assert first.init_args["n_classes"] == len(splits.classes) and first.init_args["image_size"] == 16
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+    # "auto" stem stride: resolved from the input size, the model keeps the number
+    auto = experiment.build_model(RunSpec(model="stylecnn", model_args=dict(width=4, depth=2, stem_stride="auto")),
+                                  splits)
+    assert auto.init_args["stem_stride"] == models.auto_stem_stride(16) == 1
     task, sampler = experiment.build_task(RunSpec(imbalance="balanced_sampler", augment="flip"), splits)
     assert task.name == "classify" and task.augment_preset == "flip" and sampler is not None
     task, sampler = experiment.build_task(RunSpec(imbalance="logit_adjust", label_smoothing=0.1), splits)

@@ -75,14 +75,15 @@ def test_models_are_built_without_loading_any_weights(monkeypatch):
 
 
 # Patterns that would mean pretrained weights in the classification and autoencoder code.
-PRETRAINED_PATTERNS = ("load_state_dict_from_url", "torch.hub", "pretrained=True", "weights=")
+PRETRAINED_PATTERNS = ("load_state_dict_from_url", "torch.hub", "pretrained=True", "weights=", "get_state_dict(")
 
 
 def test_the_package_source_never_asks_for_pretrained_weights():
-    # Part 3 (the generator) may use pretrained weights; everything else may not.
+    # Part 3 (the generator) may use pretrained weights, and backbones.py exists to load
+    # them (the "beyond from scratch" comparison, never Bonus A's models); nothing else may.
     package = Path(models.__file__).resolve().parent
-    sources = sorted(package.glob("*.py")) + sorted(p for p in (package / "parts").glob("*.py")
-                                                    if "part3" not in p.name)
+    sources = sorted(p for p in package.glob("*.py") if p.name != "backbones.py") + sorted(
+        p for p in (package / "parts").glob("*.py") if "part3" not in p.name)
     assert package / "models.py" in sources and len(sources) > 10
     found = [f"{path.relative_to(package)}:{number}: {line.strip()}"
              for path in sources
@@ -134,6 +135,13 @@ def test_build_round_trip_from_init_args(name, args):
     x = torch.rand(2, 3, 40, 40)
     assert torch.equal(model(x), clone(x))
     assert clone.init_args == model.init_args
+
+
+@pytest.mark.parametrize("image_size, stride", [(16, 1), (32, 1), (63, 1), (64, 2), (127, 2), (128, 4), (416, 4)])
+def test_auto_stem_stride_keeps_at_least_32_px_after_the_stem(image_size, stride):
+    assert models.auto_stem_stride(image_size) == stride
+    assert models.auto_stem_stride(416, max_stride=2) == 2
+    assert models.auto_stem_stride(64, min_feature_side=16) == 4
 
 
 def test_build_refuses_unknown_names():

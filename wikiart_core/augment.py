@@ -6,8 +6,9 @@ CPU), not per image in a data-loader worker. Every random number comes from a
 
 ``PRESETS`` names the recipes a run specification can ask for:
 ``"art"`` (random resized crop of 60-100 % of the area, flip, mild colour jitter:
-what suits paintings), ``"flip"`` (horizontal flips only, for reconstruction) and
-``"none"``.
+what suits paintings), ``"light"`` (crops of 80-100 % of the area and mild colour
+jitter, no flip: safe for data whose meaning changes in a mirror, such as digits or
+text), ``"flip"`` (horizontal flips only, for reconstruction) and ``"none"``.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 
 PRESETS: dict[str, dict | None] = {
     "art": dict(crop=True, flip=True, jitter=0.1),
+    "light": dict(crop=True, flip=False, jitter=0.1, crop_scale=(0.8, 1.0)),
     "flip": dict(crop=False, flip=True, jitter=0.0),
     "none": None,
 }

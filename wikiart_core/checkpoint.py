@@ -11,6 +11,8 @@ code from the file.
 Models with frozen parts (a pretrained backbone, a diffusion UNet under LoRA) are saved
 with their *trainable* parameters and buffers only (``trainable_state``): the frozen
 weights are already on disk elsewhere, and copying them every epoch would cost gigabytes.
+``load_checkpoint`` rebuilds such a model only when its class can reload the frozen part
+itself (``rebuild_args``: a linear probe reads its backbone's weights file again).
 """
 from __future__ import annotations
 
@@ -114,10 +116,19 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **meta: Any) -> P
         "normalisation": _normalisation(model),
         "versions": _versions(),
     })
+    atomic_torch_save(payload, path)
+    return path
+
+
+def atomic_torch_save(value, path: str | os.PathLike) -> Path:
+    """``torch.save(value)`` to ``path`` so that ``path`` never holds half a file: written
+    to a temporary file in the same folder, flushed to disk, then renamed over ``path``
+    (an interrupt or a full disk leaves the previous file, or none). Returns ``path``."""
+    path = Path(path)
     handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
     try:
         with handle:
-            torch.save(payload, handle)
+            torch.save(value, handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, path)
@@ -172,14 +183,24 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     from . import models
 
     state = read_checkpoint(path)
-    if state.get("partial_state"):
+    partial = bool(state.get("partial_state"))
+    # A class with ``rebuild_args(init_args, partial_state)`` (``backbones``) can rebuild its
+    # frozen part from where it came from (a weights file); any other partial checkpoint cannot.
+    known = [cls for cls in models.MODELS.values() if cls.__name__ == state["model_class"]]
+    rebuild_args = getattr(known[0], "rebuild_args", None) if known else None
+    if partial and rebuild_args is None:
         raise CheckpointError(f"{path} holds only the trained part of a model with frozen weights; it cannot "
                               f"rebuild the model alone. Fix: build the base model, then "
                               f"model.load_state_dict(read_checkpoint(path)['state_dict'], strict=False).")
     key = _model_class_key(state["model_class"])
+    init_args = state["init_args"] if rebuild_args is None else rebuild_args(state["init_args"], partial)
     try:
-        model = models.build(key, **state["init_args"])
-        model.load_state_dict(state["state_dict"])
+        model = models.build(key, **init_args)
+        missing, unexpected = model.load_state_dict(state["state_dict"], strict=not partial)
+        frozen = {name for name, parameter in model.named_parameters() if not parameter.requires_grad}
+        if unexpected or set(missing) - frozen:
+            raise RuntimeError(f"missing trained weights {sorted(set(missing) - frozen)[:5]}, "
+                               f"unexpected {sorted(unexpected)[:5]}")
     except (TypeError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path}: cannot rebuild {state['model_class']}({state['init_args']}) "
                               f"from it ({exc}). Was it saved by another version of the code? "

@@ -5,6 +5,9 @@
     python -m wikiart_core train --model stylecnn --imbalance logit_adjust --epochs 30 --out outputs/stylecnn
     python -m wikiart_core train ... --out outputs/stylecnn --resume outputs/stylecnn/last.pt   # after an interrupt
     python -m wikiart_core evaluate --checkpoint outputs/stylecnn/best.pt
+    python -m wikiart_core search --trials 20 --out outputs/search    # Optuna study; again: 20 more trials
+    python -m wikiart_core fetch-weights resnet50 --out models/backbones          # once, on a machine with internet
+    python -m wikiart_core train --model resnet50 --finetune linear --out outputs/resnet50   # ImageNet-pretrained
     python -m wikiart_core autoencode --epochs 20 --out outputs/ae          # part 2: autoencoder
     python -m wikiart_core cluster --representation autoencoder --checkpoint outputs/ae/autoencoder.pt --out outputs/ae/cluster
     python -m wikiart_core style --epochs 30 --out outputs/style                 # part 3: the generator, judged
@@ -26,6 +29,7 @@ import sys
 from pathlib import Path
 
 from . import config
+from .backbones import BACKBONES, WeightsError
 from .checkpoint import CheckpointError
 from .data import DataError
 from .device import DeviceError
@@ -121,10 +125,11 @@ def _write_json(path: Path, values: dict) -> None:
 
 def _classification_summary(result, profile_name: str, dataset: str) -> dict:
     """metrics.json of a classifier: test scores at the top (accuracy, balanced_accuracy,
-    macro_f1, per_class_recall, the baselines), validation beside them, then the whole run."""
+    macro_f1, top3_accuracy, per_class_recall, the baselines), validation beside them, then the whole run."""
     test, baselines = result.test or {}, result.baselines.get("test", {})
     return {"accuracy": test.get("accuracy"), "balanced_accuracy": test.get("balanced_accuracy"),
-            "macro_f1": test.get("macro_f1"), "per_class_recall": test.get("per_class_recall"),
+            "macro_f1": test.get("macro_f1"), "top3_accuracy": test.get("top3_accuracy"),
+            "per_class_recall": test.get("per_class_recall"),
             "majority_baseline": baselines.get("majority"), "stratified_baseline": baselines.get("stratified"),
             "colour_statistics_baseline": baselines.get("colour_statistics"),
             "validation_metrics": result.validation, "seed": result.spec.seed, "profile": profile_name,
@@ -137,15 +142,35 @@ def _print_run_table(result) -> None:
     print(evaluate.results_table(experiment.results_rows([result]), result.baselines or None))
 
 
+def _train_model_args(args: argparse.Namespace, profile) -> tuple[str, dict, float]:
+    """(run name, constructor arguments, peak lr) of ``--model``: StyleCNN takes the
+    profile's sizes; a pretrained backbone its local weights file (--pretrained, else the
+    pretrained.backbones folder of data_paths.yaml), --finetune and --backbone-lr-scale.
+    Looked up before any data is read, so missing weights stop the run at once."""
+    from . import backbones
+
+    name = args.model.lower()
+    if name in BACKBONES:
+        paths = None if args.pretrained is not None else config.load_paths(args.paths, args.dataset)
+        weights = backbones.find_weights(name, args.pretrained, paths)
+        model_args = {"weights": str(weights), "finetune": args.finetune, "backbone_lr_scale": args.backbone_lr_scale}
+        return f"{args.model} ({args.finetune})", model_args, backbones.DEFAULT_LR if args.lr is None else args.lr
+    if args.pretrained is not None:
+        raise UsageError(f"--pretrained is for the pretrained backbones ({', '.join(BACKBONES)}); "
+                         f"{args.model} trains from scratch")
+    return args.model, (profile.style_cnn if name == "stylecnn" else {}), profile.lr if args.lr is None else args.lr
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a classifier; write --out/last.pt, best.pt (best validation score) and
     metrics.json (the final model on validation and, once, on test, beside the baselines)."""
     from . import experiment
 
+    name, model_args, lr = _train_model_args(args, config.get_profile(args.profile))
     profile, splits, dataset = _splits(args)
     spec = experiment.RunSpec(
-        name=args.model, model=args.model, model_args=profile.style_cnn if args.model.lower() == "stylecnn" else {},
-        imbalance=args.imbalance, epochs=args.epochs or profile.epochs, lr=args.lr,
+        name=name, model=args.model, model_args=model_args,
+        imbalance=args.imbalance, epochs=args.epochs or profile.epochs, lr=lr,
         batch_size=args.batch_size or profile.batch_size, weight_decay=args.weight_decay,
         label_smoothing=args.label_smoothing, mixup=args.mixup, augment=args.augment, seed=args.seed,
         device=args.device, input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None)
@@ -160,6 +185,66 @@ def cmd_train(args: argparse.Namespace) -> int:
     _write_json(out / "metrics.json", _classification_summary(result, profile.name, dataset))
     _print_run_table(result)
     print(f"wrote {out / 'last.pt'}, {out / 'best.pt'} and {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_fetch_weights(args: argparse.Namespace) -> int:
+    """Download a backbone's ImageNet weights (the one command that uses the network)."""
+    from . import backbones
+
+    path = backbones.fetch_weights(args.model, args.out, progress=not args.quiet)
+    print(f"wrote {path}; point data_paths.yaml at its folder (`{backbones.CONFIG_KEY}: {args.out}` under "
+          f"`pretrained:`) or pass --pretrained {path}")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    """An Optuna study over lr, weight decay, width, augmentation and imbalance method,
+    chosen on validation; its best trial retrained (--out/best/) and scored once on test;
+    --out/search.json, optimisation_history.png and param_importances.png."""
+    from . import experiment, plots, search
+
+    profile, splits, dataset = _splits(args)
+    settings = profile.search
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    trials = settings["trials"] if args.trials is None else args.trials
+    spec = experiment.RunSpec(
+        name="search", model=args.model, model_args=profile.style_cnn if args.model.lower() == "stylecnn" else {},
+        epochs=args.epochs or settings["epochs"], batch_size=args.batch_size or profile.batch_size, seed=args.seed,
+        device=args.device, input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None)
+
+    def again(more: str) -> str:
+        return (f"python -m wikiart_core search --storage {search.redact_password(search.storage_url(storage))} "
+                f"--study-name {args.study_name} --trials {more} --out {out} (and the same data and run options)")
+
+    try:
+        result = search.run_study(spec, splits, trials=trials, storage=storage, study_name=args.study_name,
+                                  seed=args.seed if args.sampler_seed is None else args.sampler_seed,
+                                  startup_trials=settings["startup_trials"], min_epochs=settings["min_epochs"],
+                                  checkpoint_dir=out / "best", meta={"profile": profile.name, "dataset": dataset},
+                                  log=print)
+    except KeyboardInterrupt:
+        print(f"interrupted: the finished trials are stored; continue the study with\n  {again('N')}", file=sys.stderr)
+        return 130
+    print(result.table())
+    if result.best.interrupted:
+        print(f"interrupted while retraining the best trial; to retrain it: {again('0')}",
+              file=sys.stderr)
+        return 130
+    _print_run_table(result.best)
+    history = plots.study_history(result.study)
+    importances = plots.study_importances(result.importances, result.importances_note)
+    history.savefig(out / "optimisation_history.png")
+    importances.savefig(out / "param_importances.png")
+    if result.importances is None:
+        print(f"parameter importances not computed: {result.importances_note}")
+    _write_json(out / "best" / "metrics.json", _classification_summary(result.best, profile.name, dataset))
+    _write_json(out / "search.json", {**result.to_dict(), "profile": profile.name, "dataset": dataset,
+                                      "split": splits.describe()})
+    print(f"wrote {out / 'search.json'}, optimisation_history.png, param_importances.png and best/ "
+          f"(the retrained best trial); continue the study with\n  {again('N')}")
     return 0
 
 
@@ -185,11 +270,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     test_set = data.WikiArtDataset(test_root, image_size=meta["image_size"], classes=meta["classes"],
                                    cache_dir=args.cache_dir, progress=not args.quiet)
     predictions = evaluate.predict(model, test_set, batch_size=args.batch_size, device=args.device)
-    metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, test_set.classes)
+    metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, test_set.classes,
+                                              predictions.probabilities)
     train_counts = meta.get("train_counts") or {style: 1 for style in meta["classes"]}
     baselines = evaluate.baselines(train_counts, predictions.y_true, test_set.classes)
     report = {"accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
-              "macro_f1": metrics["macro_f1"], "n_test": metrics["n_samples"],
+              "macro_f1": metrics["macro_f1"], "top3_accuracy": metrics["top3_accuracy"],
+              "n_test": metrics["n_samples"],
               "per_class_recall": {style: values["recall"] for style, values in metrics["per_class"].items()},
               "majority_baseline": baselines["majority"], "stratified_baseline": baselines["stratified"],
               "checkpoint": str(args.checkpoint), "test": str(test_root), "model": meta["model_class"],
@@ -431,13 +518,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     training = commands.add_parser("train", parents=[data_options, run_options],
                                    help="train a classifier, write last.pt, best.pt and metrics.json")
-    training.add_argument("--model", default="stylecnn", help="a class in models.MODELS: stylecnn or seedcnn")
+    training.add_argument("--model", default="stylecnn",
+                          help="a class in models.MODELS: stylecnn or seedcnn (from scratch), or a pretrained "
+                               "backbone: resnet50, convnext_tiny, efficientnet_b0, resnet18")
     training.add_argument("--imbalance", default="none", choices=list(imbalance.METHODS),
                           help="class-imbalance method")
     training.add_argument("--epochs", type=int, help="default: the profile's")
     training.add_argument("--image-size", type=int, help="pixels (default: the profile's)")
     training.add_argument("--batch-size", type=int, help="default: the profile's")
-    training.add_argument("--lr", type=float, default=3e-3, help="peak learning rate (AdamW, warm-up + cosine)")
+    training.add_argument("--lr", type=float,
+                          help="peak learning rate (AdamW, warm-up + cosine); default: the profile's (1e-2), "
+                               "1e-3 for a backbone's head")
     training.add_argument("--weight-decay", type=float, default=0.05)
     training.add_argument("--label-smoothing", type=float, default=0.0)
     training.add_argument("--mixup", type=float, default=0.0, help="Beta(a, a) mixup strength (0: off)")
@@ -447,7 +538,37 @@ def build_parser() -> argparse.ArgumentParser:
                                "training crops are shrunk, not stretched; see benchmarks/RESULTS.md")
     training.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, metrics.json")
     training.add_argument("--resume", type=Path, help="continue from this last.pt (same model and settings)")
+    training.add_argument("--pretrained", type=Path,
+                          help="backbone weights file (default: the pretrained.backbones folder of data_paths.yaml)")
+    training.add_argument("--finetune", choices=("linear", "full"), default="linear",
+                          help="backbones: linear probe (frozen backbone) or full fine-tuning")
+    training.add_argument("--backbone-lr-scale", type=float, default=0.1,
+                          help="backbones, --finetune full: the backbone's learning rate is --lr times this")
     training.set_defaults(run=cmd_train)
+
+    fetching = commands.add_parser("fetch-weights", help="download a backbone's ImageNet weights (needs internet)")
+    fetching.add_argument("model", choices=list(BACKBONES))
+    fetching.add_argument("--out", type=Path, default=Path("models/backbones"), help="folder for <model>.pth")
+    fetching.add_argument("--quiet", action="store_true", help="no download progress bar")
+    fetching.set_defaults(run=cmd_fetch_weights)
+
+    searching = commands.add_parser("search", parents=[data_options, run_options],
+                                    help="an Optuna study chosen on validation; the best trial retrained, tested once")
+    searching.add_argument("--trials", type=int, help="trials to add to the study (default: the profile's)")
+    searching.add_argument("--storage", help="Optuna storage URL shared by every worker of the study: "
+                                             "sqlite:///path.db (one machine), postgresql://... (several); "
+                                             "default: sqlite:///OUT/study.db")
+    searching.add_argument("--study-name", default="search", help="the study inside the storage")
+    searching.add_argument("--sampler-seed", type=int,
+                           help="seed of the TPE sampler (default: --seed); give each worker its own")
+    searching.add_argument("--model", default="stylecnn", help="a class in models.MODELS: stylecnn or seedcnn")
+    searching.add_argument("--epochs", type=int, help="epochs per trial (default: the profile's search epochs)")
+    searching.add_argument("--image-size", type=int, help="pixels (default: the profile's)")
+    searching.add_argument("--batch-size", type=int, help="default: the profile's")
+    searching.add_argument("--cache-margin", type=float, default=1.0, help="as for train")
+    searching.add_argument("--out", type=Path, required=True,
+                           help="folder for search.json, the figures, study.db and best/ (the retrained best trial)")
+    searching.set_defaults(run=cmd_search)
 
     evaluating = commands.add_parser("evaluate", parents=[data_options, run_options],
                                      help="re-evaluate a classifier checkpoint on the test split")
@@ -513,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (config.ConfigError, DataError, CheckpointError, TrainingError, DeviceError, UsageError,
-            LoraError, FileNotFoundError) as exc:
+            LoraError, WeightsError, FileNotFoundError) as exc:
         # The project's own errors already say what to do; a traceback would bury that.
         # Anything else (a bug, a library error) keeps its traceback.
         print(f"error: {exc}", file=sys.stderr)

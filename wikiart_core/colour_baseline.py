@@ -27,7 +27,7 @@ from .evaluate import classification_metrics
 
 HISTOGRAM_BINS = 8
 N_FEATURES = 3 * 2 + 3 * HISTOGRAM_BINS  # 30
-_SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+_SUMMARY_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "top3_accuracy")
 
 
 # --------------------------------------------------------------------------- features
@@ -185,6 +185,19 @@ class ColourStatisticsBaseline:
         self.model_ = best_model
         return self
 
+    def predict_proba(self, dataset) -> np.ndarray:
+        """(N, C) probabilities of every image of ``dataset`` over its C = len(dataset.classes)
+        labels, in dataset order (0 for a style absent from train)."""
+        if not hasattr(self, "model_"):
+            raise RuntimeError("ColourStatisticsBaseline.predict called before fit")
+        features, _ = _features_and_labels(dataset, self.batch_size)
+        probabilities = np.zeros((len(features), len(dataset.classes)))
+        if len(features):
+            # model_.classes_ holds the train labels actually seen; column j is label
+            # classes_[j], not label j, when some style was missing from train.
+            probabilities[:, self.model_.classes_] = self.model_.predict_proba(self.scaler_.transform(features))
+        return probabilities
+
     def predict(self, dataset) -> np.ndarray:
         """Predicted label indices of every image of ``dataset``.
 
@@ -192,15 +205,7 @@ class ColourStatisticsBaseline:
             (N,) int64, in dataset order, in the dataset's label space (a style
             absent from train is simply never predicted).
         """
-        if not hasattr(self, "model_"):
-            raise RuntimeError("ColourStatisticsBaseline.predict called before fit")
-        features, _ = _features_and_labels(dataset, self.batch_size)
-        if len(features) == 0:
-            return np.zeros(0, dtype=np.int64)
-        scores = self.model_.predict_proba(self.scaler_.transform(features))
-        # model_.classes_ holds the train labels actually seen; column j is label
-        # classes_[j], not label j, when some style was missing from train.
-        return self.model_.classes_[scores.argmax(axis=1)].astype(np.int64)
+        return self.predict_proba(dataset).argmax(axis=1).astype(np.int64)
 
 
 def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -211,8 +216,8 @@ def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
         return float(balanced_accuracy_score(y_true, y_pred))
 
 
-def _summary(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
-    metrics = classification_metrics(y_true, y_pred, classes)
+def _summary(y_true: np.ndarray, probabilities: np.ndarray, classes: Sequence[str]) -> dict[str, float]:
+    metrics = classification_metrics(y_true, probabilities.argmax(axis=1), classes, probabilities)
     return {key: metrics[key] for key in _SUMMARY_METRICS}
 
 
@@ -227,17 +232,18 @@ def colour_statistics_baseline(train, validation, test, seed: int = 0) -> dict:
     Returns:
         {"validation": metrics, "test": metrics, "chosen": {"C", "class_weight"},
          "test_predictions": (N_test,) int64 label indices in test order}, where
-        metrics is {"accuracy", "balanced_accuracy", "macro_f1"} as fractions in
+        metrics is {"accuracy", "balanced_accuracy", "macro_f1", "top3_accuracy"} as fractions in
         [0, 1] (from :func:`wikiart_core.evaluate.classification_metrics`).
     """
     baseline = ColourStatisticsBaseline(seed=seed).fit(train, validation)
     classes = list(train.classes)
     validation_true = np.asarray(validation.targets, dtype=np.int64)
     test_true = np.asarray(test.targets, dtype=np.int64)
-    test_predictions = baseline.predict(test)
+    test_probabilities = baseline.predict_proba(test)
+    test_predictions = test_probabilities.argmax(axis=1).astype(np.int64)
     return {
-        "validation": _summary(validation_true, baseline.predict(validation), classes),
-        "test": _summary(test_true, test_predictions, classes),
+        "validation": _summary(validation_true, baseline.predict_proba(validation), classes),
+        "test": _summary(test_true, test_probabilities, classes),
         "chosen": dict(baseline.chosen_),
         "test_predictions": test_predictions,
     }

@@ -219,7 +219,12 @@ class Profile:
     epochs / batch_size: classifier training; SeedCNN and StyleCNN get the same epochs.
     lr_grid: learning rates tried per model, the one with the best validation score kept.
     seeds: how many seeds the multi-seed comparisons use (0, 1, ...).
-    style_cnn: StyleCNN's constructor arguments (width, depth, stem_stride).
+    style_cnn: StyleCNN's constructor arguments (width, depth, stem_stride; "auto":
+        ``models.auto_stem_stride`` of the input size, 2 at 64 px, 1 at 32 px).
+    lr: a from-scratch classifier's peak learning rate when nothing chooses one (the
+        ``train`` command's default, the training panel's start). 1e-2 and an "auto" stem
+        did best on validation across three datasets (benchmarks/ablate_classifier.py,
+        benchmarks/RESULTS.md); notebooks still choose among ``lr_grid`` on validation.
     imbalance: notebook 02's comparison (image_size, width, depth, epochs, lr).
     autoencoder: notebook 03's autoencoder (base_channels, depth, latent_channels, epochs,
         lr, batch_size) and clustering settings (max_points, tsne_max_iter, min_style_images).
@@ -230,6 +235,10 @@ class Profile:
     lora: notebook 05's LoRA fine-tuning (steps, rank, batch_size per process, gradient_accumulation, lr,
         resolution of the tiny stand-in pipeline (real weights train at their own), checkpoint_every,
         images_per_style cap, inference_steps, guidance, generation_seeds per style).
+    search: the hyperparameter search (``search.run_study``; notebook 02 and the ``search``
+        command): trials per session, epochs per trial, startup_trials (random trials before
+        TPE models the results, and completed trials before the median pruner stops any),
+        min_epochs (epochs a trial trains before it can be pruned).
     """
 
     name: str
@@ -245,7 +254,9 @@ class Profile:
     autoencoder: dict[str, Any]
     generator: dict[str, Any] = dataclasses.field(default_factory=dict)
     lora: dict[str, Any] = dataclasses.field(default_factory=dict)
+    search: dict[str, Any] = dataclasses.field(default_factory=dict)
     validation_fraction: float = 0.1
+    lr: float = 1e-2
 
     @property
     def seed_list(self) -> list[int]:
@@ -266,11 +277,13 @@ PROFILES: dict[str, Profile] = {
                                     loss_network=dict(width=8, depth=2, stem_stride=1), judge_width=12),
                      lora=dict(steps=2, rank=4, batch_size=2, gradient_accumulation=1, lr=1e-3, resolution=32,
                                checkpoint_every=1, images_per_style=2, inference_steps=2, guidance=7.5,
-                               generation_seeds=1)),
-    # demo: all five notebooks in minutes on two CPU cores (a stride-4 "patchify" stem, width 16).
+                               generation_seeds=1),
+                     search=dict(trials=4, epochs=2, startup_trials=2, min_epochs=1)),
+    # demo: all five notebooks in minutes on two CPU cores (width 16; a stride-2 stem at 64 px: the
+    # stride-4 "patchify" stem it had cost 9 points of validation balanced accuracy, see RESULTS.md).
     "demo": Profile("demo", image_size=64, max_train_per_class=None, max_test_per_class=None, epochs=10,
                     batch_size=64, seeds=5, lr_grid=(3e-3, 1e-2, 3e-2),
-                    style_cnn=dict(width=16, depth=4, stem_stride=4),
+                    style_cnn=dict(width=16, depth=4, stem_stride="auto"),
                     imbalance=dict(image_size=32, width=12, depth=3, epochs=6, lr=3e-3),
                     autoencoder=dict(base_channels=16, depth=2, latent_channels=3, epochs=5, lr=3e-3, batch_size=16,
                                      max_points=1500, tsne_max_iter=750, min_style_images=5),
@@ -281,7 +294,9 @@ PROFILES: dict[str, Profile] = {
                                    loss_network=dict(width=16, depth=3, stem_stride=2), judge_width=24),
                     lora=dict(steps=40, rank=4, batch_size=4, gradient_accumulation=2, lr=1e-3, resolution=32,
                               checkpoint_every=20, images_per_style=8, inference_steps=10, guidance=7.5,
-                              generation_seeds=2)),
+                              generation_seeds=2),
+                    # 8 two-epoch trials of notebook 02's small StyleCNN: about a minute on two cores.
+                    search=dict(trials=8, epochs=2, startup_trials=4, min_epochs=1)),
     # full: the GPU server on the real data.
     "full": Profile("full", image_size=224, max_train_per_class=None, max_test_per_class=None, epochs=30,
                     batch_size=128, seeds=5, lr_grid=(1e-3, 3e-3, 1e-2),
@@ -296,7 +311,8 @@ PROFILES: dict[str, Profile] = {
                     # at most 250 images per style (drawn class-balanced anyway) keeps the latent encoding short.
                     lora=dict(steps=3000, rank=4, batch_size=8, gradient_accumulation=4, lr=1e-4, resolution=512,
                               checkpoint_every=500, images_per_style=250, inference_steps=30, guidance=7.5,
-                              generation_seeds=4)),
+                              generation_seeds=4),
+                    search=dict(trials=50, epochs=15, startup_trials=10, min_epochs=4)),
 }
 DEFAULT_PROFILE = "demo"
 

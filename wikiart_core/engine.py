@@ -245,10 +245,17 @@ def warmup_cosine(warmup_steps: int, total_steps: int) -> Callable[[int], float]
 
 def _optimizer(model: nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
     # Weight decay on weight matrices and kernels only; biases and norm scales are not
-    # decayed (decaying them only fights batch norm).
-    decay = [p for p in model.parameters() if p.requires_grad and p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    # decayed (decaying them only fights batch norm). A model with parts that learn at
+    # different rates says so with ``parameter_groups()`` -> [(parameters, lr scale)]
+    # (a pretrained backbone below its new head, ``backbones``); the scheduler then scales
+    # each group's own lr.
+    parts = model.parameter_groups() if hasattr(model, "parameter_groups") else [(model.parameters(), 1.0)]
+    groups = []
+    for parameters, lr_scale in parts:
+        parameters = [p for p in parameters if p.requires_grad]
+        groups += [{"params": [p for p in parameters if p.ndim >= 2], "weight_decay": weight_decay,
+                    "lr": lr * lr_scale},
+                   {"params": [p for p in parameters if p.ndim < 2], "weight_decay": 0.0, "lr": lr * lr_scale}]
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
 
 

@@ -93,7 +93,7 @@ class RunResult:
     """What a run produced.
 
     validation / test: metrics on that split (classify: accuracy, balanced_accuracy,
-    macro_f1, per_class_recall; reconstruct: mse, psnr), as fractions or dB; ``test`` is
+    macro_f1, top3_accuracy, per_class_recall; reconstruct: mse, psnr), as fractions or dB; ``test`` is
     None until the test split is scored (once). baselines: {"validation": ..., "test": ...},
     each {name: metrics} (classify: majority, stratified, colour_statistics; reconstruct:
     resize). predictions / y_true: {"validation": [...], "test": [...]} label lists
@@ -151,7 +151,8 @@ class RunResult:
 def build_model(spec: RunSpec, splits: Splits) -> torch.nn.Module:
     """A fresh model for ``spec``, its initial weights seeded by ``spec.seed``.
     ``n_classes`` (classifiers) and ``image_size`` (models whose layers depend on it:
-    SeedCNN, ConvAutoencoder) come from the data."""
+    SeedCNN, ConvAutoencoder) come from the data; ``stem_stride="auto"`` becomes
+    ``models.auto_stem_stride`` of the input size."""
     model_class = models.model_class(spec.model)
     arguments = dict(spec.model_args)
     parameters = inspect.signature(model_class).parameters
@@ -159,6 +160,9 @@ def build_model(spec: RunSpec, splits: Splits) -> torch.nn.Module:
         arguments.setdefault("n_classes", len(splits.classes))
     if "image_size" in parameters:
         arguments["image_size"] = spec.input_size or splits.image_size
+    if arguments.get("stem_stride") == "auto":
+        # Resolved here, where the input size is known; the model (and its checkpoint) keeps the number.
+        arguments["stem_stride"] = models.auto_stem_stride(spec.input_size or splits.image_size)
     torch.manual_seed(spec.seed)
     return model_class(**arguments)
 
@@ -215,8 +219,10 @@ def colour_baseline_test_predictions(splits: Splits) -> np.ndarray:
 def _classification_scores(model, dataset, spec: RunSpec) -> tuple[dict, list[int], list[int]]:
     predictions = evaluate.predict(model, dataset, batch_size=max(spec.batch_size, 256), device=spec.device,
                                    input_size=spec.input_size)
-    metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, dataset.classes)
-    scores = {key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "n_samples")}
+    metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, dataset.classes,
+                                              predictions.probabilities)
+    scores = {key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "top3_accuracy",
+                                            "n_samples")}
     scores["per_class_recall"] = {style: values["recall"] for style, values in metrics["per_class"].items()}
     return scores, predictions.y_pred.tolist(), predictions.y_true.tolist()
 

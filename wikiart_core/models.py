@@ -135,6 +135,18 @@ class BasicBlock(nn.Module):
         return torch.relu(out + self.shortcut(x))
 
 
+def auto_stem_stride(image_size: int, min_feature_side: int = 32, max_stride: int = 4) -> int:
+    """The StyleCNN stem stride for ``image_size`` px inputs: the largest of 1, 2, 4 (up to
+    ``max_stride``) that leaves feature maps of at least ``min_feature_side`` px after the
+    stem (1 at 32 px, 2 at 64 px, 4 from 128 px). A fixed stride of 4 suits 224 px
+    paintings but leaves 8 x 8 maps of a 32 px image, where digits or small textures are
+    lost before the first block (benchmarks/ablate_classifier.py)."""
+    stride = 1
+    while stride * 2 <= max_stride and image_size // (stride * 2) >= min_feature_side:
+        stride *= 2
+    return stride
+
+
 class StyleCNN(_StandardisedInput):
     """A small from-scratch residual CNN for art styles, sized for ~13k images.
 
@@ -472,6 +484,13 @@ MODELS: dict[str, type[nn.Module]] = {
     "ConvAutoencoder": ConvAutoencoder,
     "StyleConditionedAutoencoder": StyleConditionedAutoencoder,
 }
+
+# The ImageNet-pretrained torchvision classifiers ("resnet50", "convnext_tiny", ...) live,
+# and load their weights from local files, in ``backbones`` (which imports nothing from
+# here); they are for the "Beyond from scratch" comparison, not the from-scratch parts.
+from .backbones import BACKBONES  # noqa: E402
+
+MODELS.update(BACKBONES)
 
 
 def model_class(name: str) -> type[nn.Module]:

@@ -528,3 +528,67 @@ def generator_curves(histories: Mapping[str, object]) -> Figure:
         axes.grid(alpha=0.3, which="both")
         axes.legend(fontsize=7)
     return figure
+
+
+# --------------------------------------------------------------------------- hyperparameter search (search.py)
+
+
+def study_history(study, metric: str = "balanced accuracy") -> Figure:
+    """An Optuna study's optimisation history: each trial's validation score (completed
+    trials as dots; pruned ones as crosses at their last reported epoch) and the best
+    score so far as a step line, in percent, trials in order."""
+    import optuna
+
+    figure = _figure(5.5, 2.8)
+    axes = figure.add_subplot()
+    done, pruned, best_line = [], [], []
+    best = None
+    for trial in study.trials:
+        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value is not None:
+            done.append((trial.number, 100 * trial.value))
+            best = trial.value if best is None else max(best, trial.value)
+        elif trial.state == optuna.trial.TrialState.PRUNED and trial.intermediate_values:
+            pruned.append((trial.number, 100 * trial.intermediate_values[max(trial.intermediate_values)]))
+        if best is not None:
+            best_line.append((trial.number, 100 * best))
+    if done:
+        axes.scatter(*zip(*done), color="#4c72b0", s=18, zorder=3, label="completed trial")
+    if pruned:
+        axes.scatter(*zip(*pruned), color="#8c8c8c", marker="x", s=18, zorder=3, label="pruned (last epoch reported)")
+    if best_line:
+        axes.step(*zip(*best_line), where="post", color="#c44e52", linewidth=1.2, label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("trial")
+    axes.set_ylabel(f"validation {metric} (%)", fontsize=8)
+    axes.grid(alpha=0.3)
+    if done or pruned:
+        axes.legend(fontsize=7, loc="best")
+    axes.set_title(f"optimisation history of study {study.study_name!r} ({len(study.trials)} trials)", fontsize=9)
+    return figure
+
+
+def study_importances(importances: Mapping[str, float] | None, note: str = "") -> Figure:
+    """Parameter importances ({param: importance, summing to 1}, Optuna's default
+    evaluator as run by ``search.param_importances``) as horizontal bars, largest first; with None,
+    a figure that says why they could not be computed (``note``)."""
+    figure = _figure(5.0, 0.35 * len(importances or {}) + 1.2 if importances else 1.4)
+    axes = figure.add_subplot()
+    if not importances:
+        axes.axis("off")
+        import textwrap
+
+        why = textwrap.fill(note or "no completed trials", 70)
+        axes.text(0.5, 0.5, f"parameter importances not computed:\n{why}", ha="center", va="center", fontsize=8,
+                  transform=axes.transAxes)
+        return figure
+    names = sorted(importances, key=lambda name: -importances[name])
+    positions = np.arange(len(names))
+    axes.barh(positions, [100 * importances[name] for name in names], color="#4c72b0", height=0.6)
+    axes.set_yticks(positions, names, fontsize=8)
+    axes.invert_yaxis()
+    axes.set_xlabel("importance (%, the parameters' shares sum to 100)", fontsize=8)
+    axes.grid(axis="x", alpha=0.3)
+    axes.set_title("parameter importances (Optuna, completed trials)", fontsize=9)
+    return figure

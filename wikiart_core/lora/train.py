@@ -34,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..checkpoint import atomic_torch_save
 from . import ADAPTER_NAME, LORA_FILE_NAME, LoraError
 
 STATE_FILE_NAME = "training_state.pt"
@@ -175,17 +176,6 @@ def remove_lora(unet) -> None:
         unet.delete_adapters(ADAPTER_NAME)
 
 
-def _atomic_torch_save(value: Any, path: Path) -> None:
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            torch.save(value, handle)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-
-
 def save_lora(out_dir: Path, unet, *, step: int, losses: list[float], optimizer, settings: LoraSettings,
               extra: dict | None = None) -> Path:
     """Write ``out_dir/pytorch_lora_weights.safetensors`` (diffusers' format, with the
@@ -205,7 +195,7 @@ def save_lora(out_dir: Path, unet, *, step: int, losses: list[float], optimizer,
         os.replace(Path(scratch) / LORA_FILE_NAME, out_dir / LORA_FILE_NAME)
     state = {"step": int(step), "losses": [float(x) for x in losses], "lora": lora_state(unet),
              "optimizer": optimizer.state_dict(), "settings": dataclasses.asdict(settings), **(extra or {})}
-    _atomic_torch_save(state, out_dir / STATE_FILE_NAME)
+    atomic_torch_save(state, out_dir / STATE_FILE_NAME)
     return out_dir / LORA_FILE_NAME
 
 

@@ -140,3 +140,105 @@ def save_style_cnn(result, splits, profile, paths):
         style_cnn_path(paths), result.model, task="classify", classes=splits.classes, image_size=splits.image_size,
         profile=profile.name, dataset=paths.dataset, seed=result.spec.seed, spec=result.spec.to_dict(),
         validation_files=result.split.get("validation_files"), validation=result.validation, test=result.test)
+
+
+# --------------------------------------------------------------------------- beyond from scratch (pretrained)
+
+# Tried in this order; the first whose weights are in the pretrained.backbones folder runs.
+BEYOND_BACKBONES = ("resnet50", "convnext_tiny", "efficientnet_b0")
+
+
+def beyond_from_scratch_plan(profile, paths, seed: int = 0, device: str = "auto",
+                             candidates: tuple[str, ...] = BEYOND_BACKBONES) -> dict:
+    """What the "Beyond from scratch" section of notebook 01 runs: a linear probe (the
+    profile's epochs) and a shorter full fine-tune (half of them, at least one) of the
+    first backbone in ``candidates`` whose weights are configured.
+
+    Returns {"model": name, "weights": Path or None, "missing": why none (None when found),
+    "specs": {label: RunSpec}}; with no weights the specs show what would run."""
+    from wikiart_core import backbones
+    from wikiart_core.experiment import RunSpec
+
+    model, weights, missing = candidates[0], None, None
+    for name in candidates:
+        try:
+            weights = backbones.find_weights(name, paths=paths)
+            model = name
+            break
+        except backbones.MissingWeightsError as error:
+            missing = missing or error
+    if weights is not None:
+        missing = None
+    common = dict(model=model, batch_size=profile.batch_size, seed=seed, device=device, lr=backbones.DEFAULT_LR)
+    weights_arg = None if weights is None else str(weights)
+    specs = {
+        f"{model} linear probe (ImageNet)": RunSpec(name=f"{model} linear probe (ImageNet)", epochs=profile.epochs,
+                                                    model_args={"weights": weights_arg, "finetune": "linear"},
+                                                    **common),
+        f"{model} fine-tuned (ImageNet)": RunSpec(
+            name=f"{model} fine-tuned (ImageNet)", epochs=max(1, profile.epochs // 2),
+            model_args={"weights": weights_arg, "finetune": "full",
+                        "backbone_lr_scale": backbones.DEFAULT_BACKBONE_LR_SCALE}, **common),
+    }
+    return {"model": model, "weights": weights, "missing": missing, "specs": specs}
+
+
+def _where_backbones_are(paths) -> str:
+    """Where the plan looked, in words that do not depend on the machine."""
+    from wikiart_core import backbones
+
+    folder = paths.pretrained.get(backbones.CONFIG_KEY)
+    source = Path(paths.source)
+    if folder is None:
+        return f"{source.name} has no `pretrained.{backbones.CONFIG_KEY}` entry"
+    shown = os.path.relpath(folder, source.parent) if Path(folder).is_absolute() else str(folder)
+    state = "holds none of their weights" if Path(folder).is_dir() else "does not exist"
+    return f"`pretrained.{backbones.CONFIG_KEY}` in {source.name} points at {shown}, which {state}"
+
+
+def _describe_spec(spec) -> str:
+    if spec.model_args["finetune"] == "linear":
+        return f"backbone frozen, new head only, {spec.epochs} epoch(s) at lr {spec.lr:g}"
+    return (f"every layer, {spec.epochs} epoch(s), head lr {spec.lr:g}, backbone lr "
+            f"{spec.lr * spec.model_args['backbone_lr_scale']:g}")
+
+
+def beyond_from_scratch(splits, profile, paths, from_scratch, seed: int = 0, device: str = "auto",
+                        candidates: tuple[str, ...] = BEYOND_BACKBONES, log=None) -> dict:
+    """Notebook 01's "Beyond from scratch" section: ImageNet-pretrained backbones (not
+    allowed for Bonus A itself) beside the from-scratch ``from_scratch`` run.
+
+    With weights in data_paths.yaml's ``pretrained.backbones`` folder, trains the two runs
+    of :func:`beyond_from_scratch_plan` on ``splits`` through ``experiment.run`` and
+    tabulates validation and test scores with the baselines. Without them, nothing is
+    trained: the text says, from the config, what would run and how to enable it.
+
+    Returns {"ran": bool, "text": str, "results": {label: RunResult}, "plan": the plan}."""
+    from torchvision.models import get_model_weights
+
+    from wikiart_core import backbones, evaluate, experiment
+
+    plan = beyond_from_scratch_plan(profile, paths, seed, device, candidates)
+    model = plan["model"]
+    trained_at = get_model_weights(model).DEFAULT.transforms().crop_size[0]  # metadata only, no download
+    settings = (f"on the same splits ({splits.image_size} px, batch {profile.batch_size}, seed {seed}; the "
+                f"weights were trained at {trained_at} px)")
+    lines = [f"  {label}: {_describe_spec(spec)}" for label, spec in plan["specs"].items()]
+    if plan["weights"] is None:
+        text = "\n".join([
+            f"Beyond from scratch: not run, no pretrained weights here ({', '.join(candidates)} looked for).",
+            f"  {_where_backbones_are(paths)}.",
+            f"With weights this section trains, {settings}, and shows beside the from-scratch {from_scratch.name}:",
+            *lines,
+            "To enable it, on a machine with internet run",
+            f"  {backbones.fetch_command(model)}",
+            f"then add `{backbones.CONFIG_KEY}: {backbones.DEFAULT_FOLDER}` under `pretrained:` in "
+            f"{Path(paths.source).name} and re-run this notebook.",
+        ])
+        return {"ran": False, "text": text, "results": {}, "plan": plan}
+    results = {label: experiment.run(spec, splits, log=log) for label, spec in plan["specs"].items()}
+    table = evaluate.results_table(experiment.results_rows([from_scratch, *results.values()]),
+                                   experiment.classification_baselines(splits))
+    text = "\n".join([f"Beyond from scratch: {model} with ImageNet weights ({Path(plan['weights']).name}), "
+                      f"{settings}:", *lines, "", table])
+    return {"ran": True, "text": text, "results": results, "plan": plan}
