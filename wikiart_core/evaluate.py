@@ -297,9 +297,11 @@ def confusion_matrix_figure(y_true: Sequence[int], y_pred: Sequence[int], classe
         np.asarray(y_true), np.asarray(y_pred), labels=list(range(len(classes))), display_labels=labels,
         normalize=normalize, include_values=len(classes) <= 12, ax=axes, colorbar=True, cmap="Blues",
         xticks_rotation="vertical", values_format=".2f")
-    axes.tick_params(labelsize=6)
-    axes.set_xlabel("predicted style", fontsize=8)
-    axes.set_ylabel("true style", fontsize=8)
+    # Figures are drawn at 72 dpi (plots.DPI): a point is a pixel, so style names need
+    # 10 pt to be read in the saved notebook and the report; a row is 0.32 in = 23 px.
+    axes.tick_params(labelsize=10)
+    axes.set_xlabel("predicted style", fontsize=11)
+    axes.set_ylabel("true style", fontsize=11)
     if title:
-        axes.set_title(title, fontsize=9)
+        axes.set_title(title, fontsize=12)
     return figure
