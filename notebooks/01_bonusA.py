@@ -37,14 +37,11 @@ from wikiart_core.parts import bonus_a
 NOTEBOOK = "01_bonusA"
 profile = config.get_profile(PROFILE)
 paths = config.load_paths(dataset=DATASET)
-splits = data.load_splits(paths, profile.image_size, validation_fraction=profile.validation_fraction,
-                          max_train_per_class=profile.max_train_per_class,
-                          max_test_per_class=profile.max_test_per_class, progress=False)
+splits = data.load_profile_splits(paths, profile)
 train_set, validation_set, test_set = splits
 classes = splits.classes
 print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(f"{len(train_set)} train, {len(validation_set)} validation (a stratified {profile.validation_fraction:.0%} "
-      f"of the training folder), {len(test_set)} test images at {splits.image_size} px")
+print(splits.summary())
 
 # %% [markdown]
 # ## The styles and their imbalance

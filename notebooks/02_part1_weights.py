@@ -44,13 +44,10 @@ from wikiart_core.parts import part1_imbalance
 NOTEBOOK = "02_part1_weights"
 profile = config.get_profile(PROFILE)
 paths = config.load_paths(dataset=DATASET)
-splits = data.load_splits(paths, profile.imbalance["image_size"], validation_fraction=profile.validation_fraction,
-                          max_train_per_class=profile.max_train_per_class,
-                          max_test_per_class=profile.max_test_per_class, progress=False)
+splits = data.load_profile_splits(paths, profile, profile.imbalance["image_size"])
 train_set, validation_set, test_set = splits
 print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(f"{len(train_set)} train, {len(validation_set)} validation, {len(test_set)} test images at "
-      f"{splits.image_size} px; {profile.seeds} seeds")
+print(f"{splits.summary()}; {profile.seeds} seeds")
 
 # %% [markdown]
 # ## Why imbalance matters here

@@ -50,14 +50,11 @@ started = time.perf_counter()
 profile = config.get_profile(PROFILE)
 settings = profile.generator
 paths = config.load_paths(dataset=DATASET)
-splits = data.load_splits(paths, settings["image_size"], validation_fraction=profile.validation_fraction,
-                          max_train_per_class=profile.max_train_per_class,
-                          max_test_per_class=profile.max_test_per_class, progress=False)
+splits = data.load_profile_splits(paths, profile, settings["image_size"])
 train_set, validation_set, test_set = splits
 outputs = paths.outputs_dir / NOTEBOOK
 print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(f"{len(train_set)} train, {len(validation_set)} validation, {len(test_set)} test images at "
-      f"{splits.image_size} px")
+print(splits.summary())
 
 # %% [markdown]
 # ## What is built, and why

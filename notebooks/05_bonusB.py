@@ -51,9 +51,7 @@ started = time.perf_counter()
 profile = config.get_profile(PROFILE)
 settings = profile.lora
 paths = config.load_paths(dataset=DATASET)
-splits = data.load_splits(paths, profile.image_size, validation_fraction=profile.validation_fraction,
-                          max_train_per_class=profile.max_train_per_class,
-                          max_test_per_class=profile.max_test_per_class, progress=False)
+splits = data.load_profile_splits(paths, profile)
 classes = splits.classes
 outputs = paths.outputs_dir / NOTEBOOK
 device = pick_device(DEVICE)
@@ -158,7 +156,7 @@ print(f"judge: StyleCNN {style_cnn_source}; test accuracy {judge_test['accuracy'
 print(f"{'':<14}{'hit rate':>9}   ({verdict['lora']['n_images']} paintings each, chance {verdict['lora']['chance']:.3f})")
 for name in ("base", "lora"):
     print(f"{'base model' if name == 'base' else 'with LoRA':<14}{verdict[name]['hit_rate']:>9.3f}")
-print(f"shown styles, base -> LoRA: " + ", ".join(
+print("shown styles, base -> LoRA: " + ", ".join(
     f"{style} {verdict['base']['per_style'][style]:.2f} -> {verdict['lora']['per_style'][style]:.2f}"
     for style in shown))
 

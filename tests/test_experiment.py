@@ -88,6 +88,15 @@ def test_a_style_with_one_image_stays_in_train(tmp_path):
             data.stratified_validation(targets, fraction)
 
 
+def test_splits_summary_names_every_split_and_the_size(splits):
+    summary = splits.summary()
+    for count, name in ((len(splits.train), "train"), (len(splits.validation), "validation"),
+                        (len(splits.test), "test images")):
+        assert f"{count} {name}" in summary
+    assert f"{round(100 * splits.validation_fraction)}% of the training folder" in summary
+    assert summary.endswith(f"at {splits.image_size} px")
+
+
 def test_the_split_is_deterministic_for_a_split_seed(tiny_splits):
     first = data.make_splits(*tiny_splits, split_seed=3)
     again = data.make_splits(*tiny_splits, split_seed=3)

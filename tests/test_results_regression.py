@@ -28,10 +28,8 @@ pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def _splits(image_size: int):
-    paths = config.load_paths(dataset="synthart")
-    return data.load_splits(paths, image_size, validation_fraction=PROFILE.validation_fraction,
-                            max_train_per_class=PROFILE.max_train_per_class,
-                            max_test_per_class=PROFILE.max_test_per_class, progress=False)
+    # the notebooks' own call: the profile's validation share and caps
+    return data.load_profile_splits(config.load_paths(dataset="synthart"), PROFILE, image_size)
 
 
 def _metrics(values: dict, prefix: str) -> dict:

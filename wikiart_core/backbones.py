@@ -40,8 +40,8 @@ CONFIG_KEY = "backbones"          # the key under `pretrained:` in data_paths.ya
 DEFAULT_FOLDER = "models/backbones"
 FINETUNE_MODES = ("linear", "full")
 DEFAULT_BACKBONE_LR_SCALE = 0.1
-# The head's peak learning rate when none is given (AdamW): the from-scratch models' 3e-3
-# would shake pretrained filters more than a fine-tune should.
+# The head's peak learning rate when none is given (AdamW): the from-scratch default
+# (profile.lr, 1e-2) would shake pretrained filters more than a fine-tune should.
 DEFAULT_LR = 1e-3
 
 

@@ -222,7 +222,7 @@ class Profile:
     style_cnn: StyleCNN's constructor arguments (width, depth, stem_stride; "auto":
         ``models.auto_stem_stride`` of the input size, 2 at 64 px, 1 at 32 px).
     lr: a from-scratch classifier's peak learning rate when nothing chooses one (the
-        ``train`` command's default, the training panel's start). 1e-2 and an "auto" stem
+        ``train`` command's default). 1e-2 and an "auto" stem
         did best on validation across three datasets (benchmarks/ablate_classifier.py,
         benchmarks/RESULTS.md); notebooks still choose among ``lr_grid`` on validation.
     imbalance: notebook 02's comparison (image_size, width, depth, epochs, lr).

@@ -534,6 +534,12 @@ class Splits:
         base = Path(relative_to or self.train.root)
         return [os.path.relpath(path, base) for path in self.validation.paths]
 
+    def summary(self) -> str:
+        """One line for a notebook: how many images each split has, and their size."""
+        return (f"{len(self.train)} train, {len(self.validation)} validation (a stratified "
+                f"{self.validation_fraction:.0%} of the training folder), {len(self.test)} test images at "
+                f"{self.image_size} px")
+
     def describe(self) -> dict:
         """Plain sizes and settings, for results files."""
         return {"n_train": len(self.train), "n_validation": len(self.validation), "n_test": len(self.test),
@@ -616,3 +622,11 @@ def load_splits(paths, image_size: int, *, validation_fraction: float = 0.1, spl
                           progress=progress)
     return make_splits(train, test, validation_fraction=validation_fraction, split_seed=split_seed,
                        max_train_per_class=max_train_per_class, max_test_per_class=max_test_per_class)
+
+
+def load_profile_splits(paths, profile, image_size: int | None = None, *, progress: bool = False) -> Splits:
+    """:func:`load_splits` with a profile's validation share and per-style caps (what
+    every notebook uses), at ``image_size`` px (default: ``profile.image_size``)."""
+    return load_splits(paths, image_size or profile.image_size, validation_fraction=profile.validation_fraction,
+                       max_train_per_class=profile.max_train_per_class,
+                       max_test_per_class=profile.max_test_per_class, progress=progress)
