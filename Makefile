@@ -1,6 +1,7 @@
 # wikiart-lab: every target sets up what it needs.
 #   make report   execute all notebooks (demo profile) and export reports/
 #   make test     unit tests + nbval on every notebook (smoke profile) + pairing check
+#   make regress  strict nbval: every committed notebook re-run in the profile of its outputs (NB=05 for one)
 #   make lab      JupyterLab on notebooks/
 #   make test-browser  every notebook run in JupyterLab in Chromium (smoke), panels clicked, screenshots
 #   make bench    pipeline, training and cache-quality benchmarks (results in benchmarks/RESULTS.md)
@@ -9,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup report test test-browser browser-deps lab bench sync clean-cache
+.PHONY: setup report test regress test-browser browser-deps lab bench sync clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,12 @@ test: setup
 	$(PY) -m wikiart_core prepare --quiet
 	WIKIART_PROFILE=smoke HF_HUB_OFFLINE=1 $(PY) -m pytest tests notebooks --ignore=tests/browser \
 		--nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# Strict nbval against the committed outputs, in the profile recorded in each notebook (about as long
+# as make report); NB=05 checks one notebook (and the ones it depends on). Outputs go to a temporary folder.
+regress: setup
+	$(PY) -m wikiart_core prepare --quiet
+	$(PY) -m wikiart_core regress $(NB)
 
 # The notebooks in a real browser: JupyterLab driven by Playwright in Debian's chromium (never a
 # Playwright browser download), installed here when missing (sudo only when not root).

@@ -224,7 +224,7 @@ for name_a, name_b in (("StyleCNN", "SeedCNN"), ("SeedCNN avgpool+sigmoid", "See
 
 # %% [markdown]
 # ## Reading the results
-# The text below is computed from this run's results (`outputs/01_bonusA/results.json`).
+# The text below is computed from this run's results (`outputs/<dataset>/<profile>/01_bonusA/results.json`).
 
 # %%
 chance = 1 / len(classes)

@@ -189,7 +189,7 @@ for method in comparison.methods:
 
 # %% [markdown]
 # ## What the numbers say
-# Rendered from this run's results (`outputs/02_part1_weights/results.json`):
+# Rendered from this run's results (`outputs/<dataset>/<profile>/02_part1_weights/results.json`):
 
 # %%
 pct = results.pct
@@ -261,9 +261,10 @@ results.show(text)
 # is behind the median of the finished trials at the same epoch. The best trial on
 # validation is trained again and scored **once** on test; no trial is ever scored on test.
 #
-# This study lives in memory, so re-running the notebook starts it again. From the command
-# line (`python -m wikiart_core search --trials N --out DIR`) it is stored in SQLite, resumes
-# after an interruption, and several GPUs or machines can share it (see the README).
+# The study is stored in SQLite (`outputs/<dataset>/<profile>/02_part1_weights/search/study.db`):
+# re-running the notebook after an interruption tops it up to its number of trials instead
+# of starting again. From the command line (`python -m wikiart_core search --trials N --out
+# DIR`) the same storage lets several GPUs or machines share a study (see the README).
 
 # %%
 from wikiart_core import evaluate, search
@@ -271,9 +272,12 @@ from wikiart_core import evaluate, search
 search_settings = profile.search
 search_spec = part1_imbalance.base_spec(profile, DEVICE).replace(name="search", epochs=search_settings["epochs"])
 started = time.perf_counter()
-study_result = search.run_study(search_spec, splits, trials=search_settings["trials"], study_name=NOTEBOOK, seed=0,
+search_folder = paths.notebook_outputs(profile, NOTEBOOK) / "search"
+study_result = search.run_study(search_spec, splits, total_trials=search_settings["trials"],
+                                storage=search_folder / "study.db", study_name=NOTEBOOK, seed=0,
                                 startup_trials=search_settings["startup_trials"],
-                                min_epochs=search_settings["min_epochs"], log=print)
+                                min_epochs=search_settings["min_epochs"], checkpoint_dir=search_folder / "best",
+                                log=print)
 search_seconds = time.perf_counter() - started
 print(study_result.table())
 
@@ -349,7 +353,6 @@ higher='above', lower='not above')} the upper end of plain cross-entropy's 95% i
 # the defaults (the method chosen on validation above).
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 from IPython.display import display
 
 settings = profile.imbalance
@@ -361,7 +364,6 @@ display(panel.widget)
 panel.train()
 
 # %%
-# NBVAL_IGNORE_OUTPUT
 widgets.static_copy(panel)
 
 # %%

@@ -47,7 +47,7 @@ settings = profile.autoencoder
 paths = config.load_paths(dataset=DATASET)
 splits = data.load_profile_splits(paths, profile)
 train_set, validation_set, test_set = splits
-outputs = paths.outputs_dir / NOTEBOOK
+outputs = paths.notebook_outputs(profile, NOTEBOOK)
 print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
 print(splits.summary())
 
@@ -153,12 +153,12 @@ plots.latent_channels(example_latent, example_images[0].numpy(),
 # Two references put the autoencoder's numbers in context: **raw pixels** shrunk to
 # 16 x 16 (a floor: no learning at all) and the embeddings of a **StyleCNN** trained
 # with the style labels (a ceiling: it was *taught* the styles). The StyleCNN is the
-# one notebook 01 chose on validation and saved; it is trained here through the same
-# runner only when that checkpoint is missing or from another dataset or profile.
+# one notebook 01 chose on validation and saved for this dataset and profile; when it
+# is missing, this notebook stops and says to run notebook 01 first (it is never
+# retrained here quietly).
 
 # %%
-style_cnn, style_cnn_source = part2_autoencoder.load_or_train_style_cnn(splits, profile, paths, seed=SEED,
-                                                                        device=DEVICE)
+style_cnn, style_cnn_source = part2_autoencoder.load_style_cnn(splits, profile, paths)
 print(f"StyleCNN {style_cnn_source}")
 
 # %%
@@ -230,7 +230,7 @@ plots.contingency_heatmap(cluster_labels, ae_clusters["assignments"], cluster_se
 
 # %% [markdown]
 # ## So, do art styles cluster?
-# Rendered from this run's results (`outputs/03_part2_autoencoder/results.json`):
+# Rendered from this run's results (`outputs/<dataset>/<profile>/03_part2_autoencoder/results.json`):
 
 # %%
 pct = results.pct

@@ -52,7 +52,7 @@ settings = profile.generator
 paths = config.load_paths(dataset=DATASET)
 splits = data.load_profile_splits(paths, profile, settings["image_size"])
 train_set, validation_set, test_set = splits
-outputs = paths.outputs_dir / NOTEBOOK
+outputs = paths.notebook_outputs(profile, NOTEBOOK)
 print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
 print(splits.summary())
 
@@ -278,7 +278,7 @@ results.show("\n".join(lines))
 # with a mixing weight; the generator repaints at once. Run top to bottom without a
 # person, the cell paints the first test image in the first target style once. The same
 # from the command line: `python -m wikiart_core paint --checkpoint
-# outputs/04_part3/generator.pt --image photo.jpg --style Cubism --out cubist.png`.
+# outputs/<dataset>/<profile>/04_part3/generator.pt --image photo.jpg --style Cubism --out cubist.png`.
 
 # %%
 painter = widgets.style_painter(run.generators["cin"].cpu(), test_set, start_style=grid["target_styles"][0])

@@ -23,8 +23,10 @@
 # ## Parameters
 # `PROFILE` sets the size of everything (`config.PROFILES`; this notebook reads
 # `profile.lora`). The environment variable `WIKIART_PROFILE` overrides the default,
-# which is how `make test` and `make report` choose. `RESUME = True` continues an
-# interrupted training run from its last save in `outputs/05_bonusB/lora`.
+# which is how `make test` and `make report` choose. With `RESUME = True` (the default) a
+# re-run continues an interrupted training run from its last save in
+# `outputs/<dataset>/<profile>/05_bonusB/lora` (a finished one is reused as it is);
+# `RESUME = False` starts afresh.
 
 # %% tags=["parameters"]
 import os
@@ -33,7 +35,7 @@ PROFILE = os.environ.get("WIKIART_PROFILE", "demo")
 DATASET = os.environ.get("WIKIART_DATASET")  # None: the `dataset:` line of data_paths.yaml
 SEED = 0
 DEVICE = "auto"
-RESUME = False
+RESUME = True
 
 # %%
 import time
@@ -53,9 +55,10 @@ settings = profile.lora
 paths = config.load_paths(dataset=DATASET)
 splits = data.load_profile_splits(paths, profile)
 classes = splits.classes
-outputs = paths.outputs_dir / NOTEBOOK
+outputs = paths.notebook_outputs(profile, NOTEBOOK)
 device = pick_device(DEVICE)
-choice = bonus_b.choose_pipeline(paths, outputs, classes, resolution=settings["resolution"], seed=SEED)
+choice = bonus_b.choose_pipeline(paths, outputs, classes, resolution=settings["resolution"], seed=SEED,
+                                 profile=profile)
 if choice.tiny and device.type == "cpu":
     torch.set_num_threads(1)  # matrices of a few dozen numbers: a second CPU thread costs more than it gives
 pipeline = pipelines.load_text_to_image(choice.source, device=device)
@@ -139,15 +142,14 @@ generate.scale_strip_figure(strip, bonus_b.STRIP_SCALES, shown[0])
 
 # %% [markdown]
 # ## The judge
-# The StyleCNN that notebook 01 chose on validation (trained here through the same
-# runner if its checkpoint is missing or from another setup) classifies every painting,
+# The StyleCNN that notebook 01 chose on validation and saved for this dataset and
+# profile (run notebook 01 first; it is never retrained here) classifies every painting,
 # resized to the size it was trained at. A **hit** is a painting judged as the style its
 # prompt named; chance is one in the number of styles. The judge is only as good as its
 # own test accuracy, measured first on the real test images.
 
 # %%
-style_cnn, style_cnn_source = part2_autoencoder.load_or_train_style_cnn(splits, profile, paths, seed=SEED,
-                                                                        device=DEVICE)
+style_cnn, style_cnn_source = part2_autoencoder.load_style_cnn(splits, profile, paths)
 judge_predictions = evaluate.predict(style_cnn, splits.test, device=DEVICE)
 judge_test = evaluate.classification_metrics(judge_predictions.y_true, judge_predictions.y_pred, classes)
 verdict = bonus_b.judge_grid(style_cnn, grid, classes, splits.image_size, device=device, seed=SEED)
@@ -162,7 +164,7 @@ print("shown styles, base -> LoRA: " + ", ".join(
 
 # %% [markdown]
 # ## What it did
-# Rendered from this run's results (`outputs/05_bonusB/results.json`):
+# Rendered from this run's results (`outputs/<dataset>/<profile>/05_bonusB/results.json`):
 
 # %%
 pct = results.pct

@@ -241,6 +241,11 @@ def test_cluster_explorer_redraws_headless():
     assert explorer.last_error is None
     assert explorer.last_result["representation"] == "noise" and explorer.last_result["k"] == 2
     assert explorer.last_result["method"] == "tsne"
+    # The panel's Output shows the last drawing and table, set in one update of its
+    # `outputs` (not by capturing prints: that is what stalled nbclient, see widgets._show_in).
+    shown = explorer.output.outputs
+    assert [item["output_type"] for item in shown] == ["display_data", "stream"]
+    assert shown[1]["text"].strip() == explorer.last_outputs[1].strip()
 
 
 def write_paths_file(tmp_path, root) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from wikiart_core import config
-from wikiart_core.config import ConfigError, load_paths
+from wikiart_core.config import ConfigError, get_profile, load_paths
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -42,6 +42,7 @@ def good_file(tmp_path, monkeypatch):
 
 def test_relative_paths_resolve_against_the_file(good_file, tmp_path, monkeypatch):
     monkeypatch.chdir("/")
+    monkeypatch.delenv("WIKIART_OUTPUTS_DIR", raising=False)
     paths = load_paths(good_file)
     assert paths.dataset == "mine"
     assert paths.train == tmp_path / "real" / "train"
@@ -158,3 +159,18 @@ def test_every_profile_sizes_every_run():
     changed = smoke.replace(epochs=smoke.epochs + 4)  # a copy: the profile itself is frozen
     assert changed.epochs == smoke.epochs + 4 and changed.lr_grid == smoke.lr_grid
     assert config.PROFILES["smoke"] is smoke and changed is not smoke
+
+
+def test_outputs_override_and_one_folder_per_dataset_and_profile(good_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("WIKIART_OUTPUTS_DIR", str(tmp_path / "elsewhere"))
+    paths = load_paths(good_file)
+    assert paths.outputs_dir == tmp_path / "elsewhere" and paths.outputs_dir.is_dir()
+    assert paths.run_outputs("full") == tmp_path / "elsewhere" / "mine" / "full"
+    assert paths.notebook_outputs(get_profile("smoke"), "01_bonusA") == tmp_path / "elsewhere" / "mine" / "smoke" / "01_bonusA"
+    assert paths.run_outputs("smoke") != paths.run_outputs("full")
+
+
+def test_the_tests_never_use_the_checkouts_outputs():
+    # conftest.py points every pytest run at a temporary folder.
+    checkout_outputs = (Path(__file__).resolve().parent.parent / "outputs").resolve()
+    assert load_paths().outputs_dir.resolve() != checkout_outputs

@@ -466,3 +466,48 @@ def test_an_interrupt_right_after_resuming_into_a_new_folder_goes_back_to_the_re
     assert history.interrupted and [r.epoch for r in history.records] == [1]
     assert weights_equal(model, saved)
     assert checkpoint.read_checkpoint(second / "last.pt")["epoch"] == 1
+
+
+def test_auto_resume_continues_an_interrupted_run_and_reuses_a_finished_one(tmp_path):
+    reference_model = new_model()
+    reference = run(reference_model, epochs=4, seed=7)
+
+    interrupted = new_model()
+    first = run(interrupted, epochs=4, seed=7, checkpoint_dir=tmp_path, on_epoch_end=StopAfterEpoch(2))
+    assert first.interrupted
+    lines = []
+    again = new_model(init_seed=5)
+    resumed = run(again, epochs=4, seed=7, checkpoint_dir=tmp_path, resume="auto", log=lines.append)
+    assert any("resumed from" in line and "2 epoch(s) done" in line for line in lines)
+    assert weights_equal(again, reference_model)
+    assert resumed.column("train_loss") == reference.column("train_loss")
+
+    # Finished: a re-run trains nothing and gives back the same model and history.
+    once_more = new_model(init_seed=9)
+    finished = run(once_more, epochs=4, seed=7, checkpoint_dir=tmp_path, resume="auto")
+    assert weights_equal(once_more, reference_model)
+    assert finished.column("train_loss") == reference.column("train_loss")
+
+
+def test_auto_resume_starts_afresh_when_the_settings_changed(tmp_path):
+    run(new_model(), epochs=2, seed=7, checkpoint_dir=tmp_path)
+    lines = []
+    fresh_model = new_model()
+    history = run(fresh_model, epochs=2, seed=7, lr=1e-3, checkpoint_dir=tmp_path, resume="auto", log=lines.append)
+    assert any("from another setup" in line and "hyperparameters" in line for line in lines)
+    plain_model = new_model()
+    assert history.column("train_loss") == run(plain_model, epochs=2, seed=7, lr=1e-3).column("train_loss")
+
+
+def test_a_fresh_run_refuses_to_overwrite_another_profiles_checkpoint(tmp_path):
+    def fit(profile):
+        return engine.fit(new_model(), tasks.Classification(), ColourSquares(), ColourSquares(per_class=4, seed=1),
+                          TrainConfig(epochs=1, lr=3e-3, batch_size=8, device="cpu"), checkpoint_dir=tmp_path,
+                          meta={"profile": profile, "dataset": "synthart"}, progress=False, log=quiet)
+
+    fit("full")
+    before = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(checkpoint.CheckpointError, match="profile 'full'.*another folder"):
+        fit("smoke")
+    assert (tmp_path / "last.pt").read_bytes() == before
+    fit("full")  # the same profile may start its own run again

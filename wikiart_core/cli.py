@@ -87,8 +87,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         for script in sorted(args.notebooks.glob(report.NOTEBOOK_PATTERN)):
             print(f"synced {report.update_inputs(script)} (outputs of unchanged code cells kept)")
         return 0
-    report.build_report(args.notebooks, args.out, execute=not args.no_execute, only=args.only, readme=args.readme)
+    cell_timeout = "default" if args.cell_timeout is None else (None if args.cell_timeout <= 0 else args.cell_timeout)
+    report.build_report(args.notebooks, args.out, execute=not args.no_execute, only=args.only, readme=args.readme,
+                        cell_timeout=cell_timeout)
     return 0
+
+
+def cmd_regress(args: argparse.Namespace) -> int:
+    """Strict nbval on the committed notebooks, each in the profile that made its outputs."""
+    from . import regress
+
+    try:
+        return regress.run(args.notebooks, args.names, outputs=args.outputs)
+    except regress.RegressError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def _splits(args: argparse.Namespace, image_size: int | None = None):
@@ -512,9 +525,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--readme", type=Path, help="README whose results table is rewritten from results.json")
     report.add_argument("--only", help="execute only notebooks whose name contains this (export all)")
     report.add_argument("--no-execute", action="store_true", help="export the notebooks as they are")
+    report.add_argument("--cell-timeout", type=int, metavar="SECONDS",
+                        help="per-cell limit (0: none; default: none in the full profile, 3600 s otherwise)")
     report.add_argument("--sync-only", action="store_true",
                         help="only write each .py's cells into its .ipynb, keeping outputs of unchanged code cells")
     report.set_defaults(run=cmd_report)
+
+    regress = commands.add_parser("regress", help="re-run the committed notebooks in their recorded profile and "
+                                                   "compare every cell's output (strict nbval)")
+    regress.add_argument("names", nargs="*", help="notebooks to check (e.g. 05 or 05_bonusB; default: all); "
+                                                  "the notebooks they depend on run first")
+    regress.add_argument("--notebooks", type=Path, default=Path("notebooks"))
+    regress.add_argument("--outputs", type=Path, help="outputs folder to use (default: a temporary one, removed after)")
+    regress.set_defaults(run=cmd_regress)
 
     training = commands.add_parser("train", parents=[data_options, run_options],
                                    help="train a classifier, write last.pt, best.pt and metrics.json")

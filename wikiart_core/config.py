@@ -3,6 +3,10 @@
 ``load_paths()`` reads ``data_paths.yaml`` (or the file named by ``$WIKIART_PATHS``),
 picks a dataset entry (the file's ``dataset:`` line, or ``$WIKIART_DATASET``) and
 returns a :class:`Paths` with every relative path resolved against the file's folder.
+``$WIKIART_OUTPUTS_DIR`` replaces the file's ``outputs_dir``: the tests, nbval and the
+browser suite point it at a temporary folder, so they never touch a report's results.
+Inside it, each dataset and profile has its own folder (:meth:`Paths.run_outputs`):
+a ``smoke`` run cannot overwrite the checkpoints of a ``full`` one.
 Every mistake in the file raises one :class:`ConfigError` that names the key, its
 line, the path and what to do about it.
 
@@ -24,6 +28,7 @@ PATHS_FILE_NAME = "data_paths.yaml"
 TOP_LEVEL_KEYS = {"dataset", "datasets", "cache_dir", "outputs_dir", "pretrained"}
 DATASET_KEYS = {"train", "test", "synth"}
 SYNTH_KEYS = {"scale", "size", "seed", "test_fraction"}
+OUTPUTS_ENV = "WIKIART_OUTPUTS_DIR"
 
 
 class ConfigError(ValueError):
@@ -51,6 +56,16 @@ class Paths:
     def __getitem__(self, key: str) -> Any:
         # Lets notebooks write paths["train"] as well as paths.train.
         return getattr(self, key)
+
+    def run_outputs(self, profile: "Profile | str") -> Path:
+        """``outputs_dir/<dataset>/<profile>``: where the notebooks of one profile on one
+        dataset keep their results and checkpoints, so that runs of another profile or
+        dataset (the tests' ``smoke``, a ``demo`` on a laptop) never overwrite them."""
+        return self.outputs_dir / self.dataset / getattr(profile, "name", profile)
+
+    def notebook_outputs(self, profile: "Profile | str", notebook: str) -> Path:
+        """``run_outputs(profile)/<notebook>``, e.g. ``outputs/synthart/demo/01_bonusA``."""
+        return self.run_outputs(profile) / notebook
 
 
 def find_paths_file(path: str | os.PathLike | None = None) -> Path:
@@ -152,7 +167,8 @@ def load_paths(path: str | os.PathLike | None = None, dataset: str | None = None
 
     Returns:
         :class:`Paths` with absolute ``train``/``test`` roots, ``cache_dir`` and
-        ``outputs_dir`` (created if missing) and ``pretrained`` (name → Path).
+        ``outputs_dir`` (created if missing; ``$WIKIART_OUTPUTS_DIR`` when set) and
+        ``pretrained`` (name → Path).
 
     Raises:
         ConfigError: unknown or missing key, wrong type, unknown dataset name, or a
@@ -193,6 +209,8 @@ def load_paths(path: str | os.PathLike | None = None, dataset: str | None = None
 
     cache_dir = reader.path(data, ("cache_dir",))
     outputs_dir = reader.path(data, ("outputs_dir",))
+    if os.environ.get(OUTPUTS_ENV):
+        outputs_dir = Path(os.environ[OUTPUTS_ENV]).expanduser().resolve()
     pretrained_raw = data.get("pretrained") or {}
     if not isinstance(pretrained_raw, dict):
         raise reader.error(("pretrained",), f"expected a mapping of name: folder, got {type(pretrained_raw).__name__}",
@@ -234,7 +252,8 @@ class Profile:
         judge's width (judge_width; the judge is that StyleCNN with another width and seed).
     lora: notebook 05's LoRA fine-tuning (steps, rank, batch_size per process, gradient_accumulation, lr,
         resolution of the tiny stand-in pipeline (real weights train at their own), checkpoint_every,
-        images_per_style cap, inference_steps, guidance, generation_seeds per style).
+        images_per_style cap, inference_steps, guidance, generation_seeds per style; pretrained: False
+        keeps a test profile on the tiny pipeline even when real weights are configured).
     search: the hyperparameter search (``search.run_study``; notebook 02 and the ``search``
         command): trials per session, epochs per trial, startup_trials (random trials before
         TPE models the results, and completed trials before the median pruner stops any),
@@ -277,7 +296,7 @@ PROFILES: dict[str, Profile] = {
                                     loss_network=dict(width=8, depth=2, stem_stride=1), judge_width=12),
                      lora=dict(steps=2, rank=4, batch_size=2, gradient_accumulation=1, lr=1e-3, resolution=32,
                                checkpoint_every=1, images_per_style=2, inference_steps=2, guidance=7.5,
-                               generation_seeds=1),
+                               generation_seeds=1, pretrained=False),
                      search=dict(trials=4, epochs=2, startup_trials=2, min_epochs=1)),
     # demo: all five notebooks in minutes on two CPU cores (width 16; a stride-2 stem at 64 px: the
     # stride-4 "patchify" stem it had cost 9 points of validation balanced accuracy, see RESULTS.md).
@@ -314,6 +333,28 @@ PROFILES: dict[str, Profile] = {
                               generation_seeds=4),
                     search=dict(trials=50, epochs=15, startup_trials=10, min_epochs=4)),
 }
+
+
+def rehearsal_of(profile: Profile, name: str = "rehearsal") -> Profile:
+    """``profile`` with its counts shrunk and its sizes kept: the same image sizes,
+    widths, depths, resolutions, learning rates and seeds-plural code paths, on a handful
+    of images per style, one epoch, two search trials and two LoRA steps. The tests run
+    every notebook in ``rehearsal_of(PROFILES["full"])`` so that the branches ``full``
+    takes on the GPU server keep working between GPU runs (only the tiny LoRA stand-in's
+    resolution drops to one a CPU can take; real weights train at their own anyway)."""
+    return profile.replace(
+        name=name, max_train_per_class=3, max_test_per_class=2, epochs=1, seeds=2,
+        imbalance={**profile.imbalance, "epochs": 1},
+        autoencoder={**profile.autoencoder, "epochs": 1, "max_points": 60, "tsne_max_iter": 250,
+                     "min_style_images": 2},
+        generator={**profile.generator, "epochs": 1},
+        lora={**profile.lora, "steps": 2, "checkpoint_every": 1, "images_per_style": 1, "inference_steps": 2,
+              "generation_seeds": 1, "resolution": min(profile.lora["resolution"], 64), "pretrained": False},
+        search={**profile.search, "trials": 2, "epochs": 1, "startup_trials": 1, "min_epochs": 1})
+
+
+# `full` rehearsed on a CPU (tests/test_full_rehearsal.py): never for results.
+PROFILES["rehearsal"] = rehearsal_of(PROFILES["full"])
 DEFAULT_PROFILE = "demo"
 
 

@@ -334,6 +334,62 @@ def _resume(path, model, task: Task, optimizer, scheduler, sampler, device, log)
     return epoch + 1, state.get("best"), history
 
 
+AUTO_RESUME = "auto"
+
+
+def same_run_checkpoint(checkpoint_dir, model: nn.Module, fixed_meta: dict | None, log=print) -> Path | None:
+    """``checkpoint_dir/last.pt`` when it is a resumable state of exactly this run (the
+    same model class and constructor arguments, task, hyperparameters, data and every
+    other recorded value), else None.
+
+    This is what ``fit(resume="auto")`` continues from: re-running an interrupted cell,
+    notebook or ``make report`` goes on from the last finished epoch (a finished run
+    trains no further and gives back the same model and history), while a run whose
+    settings changed starts afresh rather than mixing two setups."""
+    if checkpoint_dir is None or fixed_meta is None:
+        return None
+    last = Path(checkpoint_dir) / "last.pt"
+    if not last.is_file():
+        return None
+    try:
+        state = checkpoints.read_checkpoint(last)
+    except checkpoints.CheckpointError as error:
+        log(f"not resuming from {last} ({error}); starting afresh")
+        return None
+    wanted = {**checkpoints.plain(fixed_meta), "model_class": type(model).__name__,
+              "init_args": checkpoints.plain(getattr(model, "init_args", {}))}
+    differs = sorted(key for key, value in wanted.items() if state.get(key) != value)
+    if state.get("optimizer") is None or state.get("epoch") is None:
+        differs.append("training state")
+    if differs:
+        log(f"{last} is from another setup ({', '.join(differs)} differ): starting afresh")
+        return None
+    return last
+
+
+def refuse_other_profile_or_dataset(checkpoint_dir, fixed_meta: dict | None) -> None:
+    """Raise before a fresh run overwrites ``checkpoint_dir/last.pt`` made in another
+    profile or on another dataset (a 32 px ``smoke`` run over hours of a ``full`` one).
+
+    Raises:
+        CheckpointError: naming both setups and the way out (another folder)."""
+    if checkpoint_dir is None or not fixed_meta:
+        return
+    last = Path(checkpoint_dir) / "last.pt"
+    if not last.is_file():
+        return
+    try:
+        state = checkpoints.read_checkpoint(last)
+    except checkpoints.CheckpointError:
+        return  # not ours to protect: an unreadable file is replaced
+    for key in ("profile", "dataset"):
+        if key in fixed_meta and key in state and state[key] != fixed_meta[key]:
+            raise checkpoints.CheckpointError(
+                f"{last} holds a run of {key} {state[key]!r}; this run is {key} {fixed_meta[key]!r} and would "
+                f"overwrite it. Fix: write this run to another folder (--out), or delete {last} if it is "
+                f"not needed.")
+
+
 def _describe_device(device: torch.device, amp: bool) -> str:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
@@ -361,7 +417,9 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
             (indices into train_data) and ``__len__``, e.g. the balanced sampler.
         checkpoint_dir: writes last.pt (before the first epoch and after every epoch) and
             best.pt (when the task's validation metric improves); makes interrupts safe.
-        resume: a last.pt written by fit: continues at the epoch after it.
+        resume: a last.pt written by fit: continues at the epoch after it. ``"auto"``:
+            ``checkpoint_dir/last.pt`` when it holds this very run (:func:`same_run_checkpoint`),
+            else a fresh start.
         meta: plain values stored in every checkpoint (profile, validation file list, ...).
         on_epoch_end: called with each EpochRecord (live plots).
         log: where the condensed log lines go (one per epoch).
@@ -387,6 +445,19 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
     if use_amp:
         # channels_last pays off with tensor-core (bf16) convolutions; amp=False keeps the plain fp32 path.
         model.to(memory_format=torch.channels_last)
+    fixed_meta = None
+    if checkpoint_dir is not None:
+        fixed_meta = {**(meta or {}), **task.describe(), "seed": config.seed, "epochs": config.epochs,
+                      "classes": list(getattr(train_data, "classes", None) or []),
+                      "image_size": getattr(train_data, "image_size", None),
+                      # Kept so that a checkpoint alone can compute the majority/stratified baselines.
+                      "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
+                      "hyperparameters": {**asdict(config), "amp": use_amp,
+                                          "sampler": None if sampler is None else type(sampler).__name__}}
+    if resume == AUTO_RESUME:
+        resume = same_run_checkpoint(checkpoint_dir, model, fixed_meta, log)
+    if resume is None:
+        refuse_other_profile_or_dataset(checkpoint_dir, fixed_meta)
     if resume is None:
         task.prepare(model, train_data, config.seed)
 
@@ -403,13 +474,6 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
         first_epoch, best, history = _resume(resume, model, task, optimizer, scheduler, sampler, device, log)
     run_checkpoints = None
     if checkpoint_dir is not None:
-        fixed_meta = {**(meta or {}), **task.describe(), "seed": config.seed, "epochs": config.epochs,
-                      "classes": list(getattr(train_data, "classes", None) or []),
-                      "image_size": getattr(train_data, "image_size", None),
-                      # Kept so that a checkpoint alone can compute the majority/stratified baselines.
-                      "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
-                      "hyperparameters": {**asdict(config), "amp": use_amp,
-                                          "sampler": None if sampler is None else type(sampler).__name__}}
         run_checkpoints = _RunCheckpoints(Path(checkpoint_dir), model, optimizer, scheduler, sampler, fixed_meta)
         # The starting state (fresh, or just resumed) is what an interrupt in the first epoch goes back to.
         history.checkpoint = run_checkpoints.save(first_epoch - 1, best, history, improved=False)

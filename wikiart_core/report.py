@@ -117,12 +117,32 @@ def _poll_shell_in_short_steps(kernel_client, step_s: float = 1.0) -> None:
     channel.get_msg = get_msg_in_steps
 
 
-def execute_notebook(ipynb: Path, timeout_s: int = 3600, log=print) -> float:
+EXECUTION_METADATA_KEY = "wikiart"
+
+
+def default_cell_timeout(profile_name: str) -> int | None:
+    """Seconds a cell may run in ``make report``: none in ``full`` (notebook 05's LoRA cell
+    takes hours on the server), an hour otherwise (a stuck cell in ``demo`` is a bug)."""
+    return None if profile_name == "full" else 3600
+
+
+def recorded_execution(notebook) -> dict:
+    """What :func:`execute_notebook` recorded in the notebook's metadata about the run that
+    made its outputs: {"profile", "dataset", "date"} (empty for a notebook never executed
+    by ``make report``)."""
+    return dict(notebook.metadata.get(EXECUTION_METADATA_KEY, {}))
+
+
+def execute_notebook(ipynb: Path, timeout_s: int | None = 3600, log=print) -> float:
     """Run every cell of ``ipynb`` in its own folder and save the outputs in place,
-    logging the cells that take more than a few seconds. Returns the seconds it took.
+    logging the cells that take more than a few seconds, and record the profile, dataset
+    and date of the run in the notebook's metadata (``make regress`` re-runs it in that
+    profile). ``timeout_s``: per cell, None for no limit. Returns the seconds it took.
     Raises nbclient's CellExecutionError on a failing cell (the notebook is not saved)."""
     import nbformat
     from nbclient import NotebookClient
+
+    from . import config
 
     notebook = nbformat.read(ipynb, as_version=4)
     client = NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", record_timing=False,
@@ -138,6 +158,9 @@ def execute_notebook(ipynb: Path, timeout_s: int = 3600, log=print) -> float:
             if time.perf_counter() - cell_start > 5:
                 log(f"  cell {index}: {time.perf_counter() - cell_start:.0f} s")
         client.set_widgets_metadata()
+    notebook.metadata[EXECUTION_METADATA_KEY] = {"profile": config.get_profile().name,
+                                                 "dataset": config.load_paths().dataset,
+                                                 "date": time.strftime("%Y-%m-%d")}
     nbformat.write(notebook, ipynb)
     return time.perf_counter() - start
 
@@ -300,9 +323,16 @@ def update_readme_results(readme: Path, outputs_dir: Path) -> None:
 
 
 def build_report(notebooks_dir: Path, out_dir: Path, execute: bool = True, only: str | None = None,
-                 readme: Path | None = None) -> Path:
+                 readme: Path | None = None, cell_timeout: int | None | str = "default") -> Path:
     """Sync, execute and export every numbered notebook in ``notebooks_dir``; with
-    ``readme``, rewrite its results table from the notebooks' results.json files."""
+    ``readme``, rewrite its results table from the notebooks' results.json files (those
+    of the profile and dataset the run used: ``Paths.run_outputs``). ``cell_timeout``:
+    seconds per cell, None for no limit, "default" for :func:`default_cell_timeout`."""
+    from . import config
+
+    profile = config.get_profile()
+    if cell_timeout == "default":
+        cell_timeout = default_cell_timeout(profile.name)
     # Kernels inherit this: a progress bar in an unattended run only leaves a frozen "0%" in the report.
     os.environ.setdefault("TQDM_DISABLE", "1")
     scripts = sorted(notebooks_dir.glob(NOTEBOOK_PATTERN))
@@ -317,12 +347,10 @@ def build_report(notebooks_dir: Path, out_dir: Path, execute: bool = True, only:
         ipynb = sync_notebook(script) if execute else update_inputs(script)
         if execute:
             print(f"executing {ipynb.name} ...", flush=True)
-            seconds = execute_notebook(ipynb)
+            seconds = execute_notebook(ipynb, timeout_s=cell_timeout)
             print(f"  done in {seconds:.0f} s", flush=True)
         notebooks.append(ipynb)
-    from . import config
-
-    outputs_dir = config.load_paths().outputs_dir
+    outputs_dir = config.load_paths().run_outputs(profile)
     index = export(notebooks, out_dir, outputs_dir)
     print(f"report written to {index}")
     if readme is not None:

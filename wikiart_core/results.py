@@ -1,7 +1,7 @@
 """Results that write their own narrative.
 
 Each notebook saves its headline numbers with :func:`save` to
-``outputs/<notebook>/results.json``, and every sentence that quotes a number or makes a
+``outputs/<dataset>/<profile>/<notebook>/results.json``, and every sentence that quotes a number or makes a
 claim is a Markdown cell *rendered by code* from those values (:func:`show`), with the
 words chosen from the numbers (:func:`compare_words`, ``stats.verdict_words``). The
 same notebook run on WikiArt in the ``full`` profile therefore tells the truth about
@@ -19,9 +19,25 @@ from typing import Any
 import numpy as np
 
 
-def results_path(notebook: str, paths) -> Path:
-    """``outputs_dir/<notebook>/results.json`` for ``paths`` from ``config.load_paths``."""
-    return Path(paths.outputs_dir) / notebook / "results.json"
+def results_path(notebook: str, paths, profile) -> Path:
+    """``outputs_dir/<dataset>/<profile>/<notebook>/results.json`` for ``paths`` from
+    ``config.load_paths`` (see ``Paths.notebook_outputs``)."""
+    return paths.notebook_outputs(profile, notebook) / "results.json"
+
+
+def shown_path(path, paths) -> str:
+    """``path`` as a reader should see it: under the outputs folder as ``outputs/...``
+    (wherever that folder is: a test's temporary one prints the same); else relative
+    to the folder of ``data_paths.yaml`` when inside it (how the file itself writes it);
+    else as it is. Saved notebooks then carry no paths of the machine that ran them."""
+    path = Path(path)
+    for base, prefix in ((Path(paths.outputs_dir), "outputs"), (Path(paths.source).resolve().parent, None)):
+        try:
+            relative = path.resolve().relative_to(base.resolve())
+        except ValueError:
+            continue
+        return str(Path(prefix) / relative) if prefix else str(relative)
+    return str(path)
 
 
 def _plain(value: Any) -> Any:
@@ -42,11 +58,11 @@ def _plain(value: Any) -> Any:
 
 
 def save(notebook: str, paths, profile, values: dict, *, headline: str, seeds: int = 1) -> Path:
-    """Write ``values`` with who/what/when to ``outputs/<notebook>/results.json``.
+    """Write ``values`` with who/what/when to ``outputs/<dataset>/<profile>/<notebook>/results.json``.
 
     ``headline``: one sentence rendered from the values, for the README table and the
     report's landing page. ``seeds``: how many seeds the headline numbers average."""
-    path = results_path(notebook, paths)
+    path = results_path(notebook, paths, profile)
     path.parent.mkdir(parents=True, exist_ok=True)
     # The bookkeeping keys come last, so a value of the same name cannot replace them.
     record = {**_plain(values), "notebook": notebook, "profile": getattr(profile, "name", profile),

@@ -274,7 +274,8 @@ def _check_same_setup(study, base_spec: experiment.RunSpec, splits: Splits, spac
               "study name (--study-name).")
 
 
-def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int, storage: str | None = None,
+def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | None = None,
+              total_trials: int | None = None, storage: str | None = None,
               study_name: str = "search", seed: int = 0, space: dict[str, Dimension] | None = None,
               startup_trials: int = 5, min_epochs: int = 1, pruner=None, checkpoint_dir=None,
               meta: dict | None = None, log: Callable[[str], Any] | None = print) -> StudyResult:
@@ -287,6 +288,9 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int, sto
             they differ by their params only.
         splits: train, validation and test; trials see train and validation only.
         trials: how many trials this call adds (the study may hold more already).
+        total_trials: instead of ``trials``: run until the study holds this many completed
+            or pruned trials (none when it already does). A notebook re-run after an
+            interrupt then tops the stored study up instead of starting it again.
         storage: an Optuna RDB URL (``sqlite:///path/study.db``, ``postgresql://...``) or a
             file path (SQLite); the same storage and name continue the study. None: in memory.
         study_name: the study inside the storage.
@@ -298,7 +302,8 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int, sto
             completed trials needed before the median pruner stops any trial.
         min_epochs: epochs every trial trains before it can be pruned.
         pruner: an Optuna pruner instead of the median pruner (tests).
-        checkpoint_dir: last.pt / best.pt of the retrained best run.
+        checkpoint_dir: last.pt / best.pt of the retrained best run (continued from there
+            when a second call finds the same run).
         meta: plain values for its checkpoints (profile, dataset...).
         log: one line per finished trial and a summary (None: silent).
 
@@ -313,8 +318,10 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int, sto
     """
     import optuna
 
-    if trials < 0:
-        raise ValueError(f"trials must be >= 0, got {trials}")
+    if (trials is None) == (total_trials is None):
+        raise ValueError("give exactly one of trials (how many to add) and total_trials (how many in all)")
+    if (trials if trials is not None else total_trials) < 0:
+        raise ValueError(f"trials must be >= 0, got {trials if trials is not None else total_trials}")
     started = time.perf_counter()
     space = space if space is not None else search_space(base_spec)
     metric = experiment.SCORE[base_spec.task]
@@ -332,6 +339,9 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int, sto
                                                                                  n_warmup_steps=min_epochs))
     _check_same_setup(study, base_spec, splits, space)
     already = len(study.trials)
+    if total_trials is not None:
+        finished_states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        trials = max(0, total_trials - len(study.get_trials(deepcopy=False, states=finished_states)))
     sampler_seed = int(np.random.SeedSequence([int(seed), already]).generate_state(1)[0])
     study.sampler = optuna.samplers.TPESampler(seed=sampler_seed, n_startup_trials=startup_trials)
     finished_here = 0
@@ -408,7 +418,8 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int, sto
         log(f"best: trial {best_trial.number}, validation {metric} {best_trial.value:.3f}; retraining it and "
             f"scoring it once on test")
     best_spec = spec_for(base_spec, best_trial.params, name=f"best of {study_name!r} (trial {best_trial.number})")
-    best = experiment.run(best_spec, splits, score_test_split=True, checkpoint_dir=checkpoint_dir, meta=meta)
+    best = experiment.run(best_spec, splits, score_test_split=True, checkpoint_dir=checkpoint_dir, meta=meta,
+                          resume="auto" if checkpoint_dir is not None else None)
     importances, note = param_importances(study)
     return StudyResult(study=study, best_params=dict(best_trial.params), best=best, metric=metric, storage=url,
                        space=space, seconds=time.perf_counter() - started, importances=importances,

@@ -33,6 +33,45 @@ DEFAULT_KEYS = {"model", "image_size", "lr", "batch_size", "epochs", "imbalance"
                 "spec", "cache_dir"}
 
 
+def _show_in(output: ipw.Output, items) -> None:
+    """Make ``output`` show ``items`` (figures or other displayable objects; a str is
+    shown as printed text), replacing what it showed, by setting its ``outputs`` once.
+
+    Why not ``output.clear_output(wait=True)`` and ``with output: display(...)``: run
+    under nbclient (``nbconvert --execute``, papermill), every output captured by ``with
+    output`` is handed to nbclient's stand-in for the Output widget, which sends the new
+    state back to the kernel on the *shell* channel (``OutputWidget.output`` ->
+    ``sync_state`` -> ``shell_channel.send`` in nbclient/output_widget.py) while the same
+    client waits for the cell's execute_reply on that socket (``_async_poll_for_reply``).
+    ``Session.send`` writes through a plain shadow of the asyncio socket, so when the
+    reply has just come in, libzmq's send consumes the socket's edge-triggered wake-up
+    and pyzmq's pending poll never hears of the reply: the cell waits out its whole
+    timeout and only then finds the reply (jupyter/nbclient#312; notebook 03's explorer
+    cell, whose captured figure and table come right before the reply). Setting
+    ``outputs`` from the kernel is one comm update on IOPub, which nbclient records in
+    the widget state and never answers, so nothing is sent on the shell channel."""
+    import base64
+
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    outputs = []
+    for item in items:
+        if isinstance(item, str):
+            outputs.append({"output_type": "stream", "name": "stdout",
+                            "text": item if item.endswith("\n") else item + "\n"})
+            continue
+        if shell is not None:
+            data, metadata = shell.display_formatter.format(item)
+        else:  # headless (tests, scripts): nothing renders it, a text stand-in is enough
+            data, metadata = {"text/plain": repr(item)}, {}
+        # the widget state is JSON: binary formats (a PNG as bytes) go in as base64 text
+        data = {kind: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+                for kind, value in data.items()}
+        outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    output.outputs = tuple(outputs)
+
+
 def _defaults(splits, defaults: dict[str, Any]) -> dict[str, Any]:
     unknown = set(defaults) - DEFAULT_KEYS
     if unknown:
@@ -40,6 +79,9 @@ def _defaults(splits, defaults: dict[str, Any]) -> dict[str, Any]:
     chosen = {"model": "stylecnn", "image_size": splits.image_size, "lr": 3e-3, "batch_size": 64, "epochs": 3,
               "imbalance": "none", "seed": 0, "model_args": {}, "spec": {}, "cache_dir": None}
     chosen.update(defaults)
+    # A batch cannot hold more images than there are: start from one that fits, so a tiny
+    # training set (the tests' rehearsal of `full`) trains on the same path as a big one.
+    chosen["batch_size"] = max(1, min(int(chosen["batch_size"]), len(splits.train)))
     if chosen["model"] not in MODEL_CHOICES:
         raise ValueError(f"defaults['model'] must be one of {MODEL_CHOICES}, got {chosen['model']!r}")
     if chosen["imbalance"] not in imbalance.METHODS:
@@ -126,7 +168,6 @@ class TrainingPanel:
     def train(self) -> None:
         """Validate the values, train through ``experiment.run`` (redrawing the loss curve
         after each epoch), then show the validation scores next to the baselines."""
-        self.output.clear_output(wait=True)
         found = self.problems()
         if found:
             self.message.value = "<b>Not trained:</b> " + "; ".join(found) + "."
@@ -134,13 +175,11 @@ class TrainingPanel:
         self.train_button.disabled = True
         self.last_error = None
         try:
-            with self.output:
-                self._train()
+            self._train()  # its curve and table go to the panel through _show_in, not `with self.output:`
         except Exception as error:  # shown in the panel: callbacks outside a kernel swallow exceptions
             self.last_error = "".join(traceback.format_exception(error))
             self.message.value = f"<b>Training failed:</b> {type(error).__name__}: {error}"
-            with self.output:
-                print(self.last_error)
+            _show_in(self.output, [self.last_error])
         finally:
             self.train_button.disabled = False
 
@@ -155,10 +194,9 @@ class TrainingPanel:
 
         def on_epoch_end(record) -> None:
             records.append(record)
-            self.output.clear_output(wait=True)
             figure = plots.epoch_loss_curve(records, epochs=spec.epochs, title=spec.name)
             self.last_outputs = [figure]
-            display(figure)
+            _show_in(self.output, [figure])
             self.message.value = (f"Training… epoch {record.epoch}/{spec.epochs}, validation balanced accuracy "
                                   f"{record.val.get('balanced_accuracy', float('nan')):.1%}")
 
@@ -168,7 +206,7 @@ class TrainingPanel:
         table = evaluate.results_table(experiment.results_rows([result]),
                                        {"validation": result.baselines.get("validation", {})})
         self.last_outputs = [*self.last_outputs[:1], table]
-        print(table)
+        _show_in(self.output, self.last_outputs)
         self.message.value = (f"Done: validation accuracy {result.validation['accuracy']:.1%}, balanced accuracy "
                               f"{result.validation['balanced_accuracy']:.1%}, macro-F1 "
                               f"{result.validation['macro_f1']:.1%} (the test split is scored only by the "
@@ -256,7 +294,6 @@ class ClusterExplorer:
         from wikiart_core import cluster
 
         name, method, k = self.representation.value, self.method.value, int(self.k.value)
-        self.output.clear_output(wait=True)
         self.last_error = None
         self.message.value = f"Clustering {name} with k = {k}…"
         try:
@@ -269,9 +306,7 @@ class ClusterExplorer:
                                         title=f"{name} ({features.shape[1]} dims), {method.upper()}, k = {k}")
             scores = {key: value for key, value in result.items() if key != "assignments"}
             table = cluster.metrics_table({name: scores})
-            with self.output:
-                display(figure)
-                print(table)
+            _show_in(self.output, [figure, table])  # not `with self.output:`, see _show_in
             self.last_outputs = [figure, table]
             self.last_result = {**scores, "representation": name, "method": method}
             self.message.value = f"{name}: NMI {scores['nmi']:.3f}, ARI {scores['ari']:.3f}, purity {scores['purity']:.3f}"
@@ -375,9 +410,7 @@ class StylePainter:
             if second is not None:
                 name += f" + {self.mix.value:.2f} {self.classes[second].replace('_', ' ')}"
             figure = plots.image_strip([picture.numpy(), painted.numpy()], ["content", name])
-            self.output.clear_output(wait=True)
-            with self.output:
-                display(figure)
+            _show_in(self.output, [figure])  # not `with self.output:`, see _show_in
             self.last_painting = painted
             self.last_outputs = [figure]
             self.message.value = f"painted in {name}"

@@ -140,6 +140,7 @@ def lab(tmp_path_factory):
     env = dict(os.environ)
     env.pop("TQDM_DISABLE", None)  # a person in JupyterLab sees the progress bars: so does the test
     env.update(WIKIART_PROFILE="smoke", WIKIART_PATHS=str(_paths_file(folder)), OMP_NUM_THREADS="1",
+               WIKIART_OUTPUTS_DIR=str(folder / "outputs"),
                HF_HUB_OFFLINE="1", JUPYTERLAB_SETTINGS_DIR=str(_lab_settings(folder)),
                JUPYTERLAB_WORKSPACES_DIR=str(folder / "lab-workspaces"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
     command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),

@@ -245,7 +245,7 @@ def landing_page(tmp_path) -> Path:
     from wikiart_core import report
 
     notebooks = [REPO / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-    outputs = REPO / "outputs"
+    outputs = REPO / "outputs" / "synthart" / "demo"  # what make report wrote (read only)
     return report.export(notebooks, tmp_path / "reports", outputs if outputs.is_dir() else None)
 
 

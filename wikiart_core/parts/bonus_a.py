@@ -127,9 +127,10 @@ def mapping_bug_scores(model, test_set, mapping_at_training: dict, mapping_at_te
     return scores
 
 
-def style_cnn_path(paths):
-    """Where notebook 01 saves its chosen StyleCNN (notebook 03 loads it from there)."""
-    return Path(paths.outputs_dir) / "01_bonusA" / "stylecnn.pt"
+def style_cnn_path(paths, profile):
+    """Where notebook 01 saves its chosen StyleCNN for this dataset and profile
+    (notebooks 03 and 05 load it from there)."""
+    return paths.notebook_outputs(profile, "01_bonusA") / "stylecnn.pt"
 
 
 def save_style_cnn(result, splits, profile, paths):
@@ -137,7 +138,7 @@ def save_style_cnn(result, splits, profile, paths):
     from wikiart_core import checkpoint
 
     return checkpoint.save_checkpoint(
-        style_cnn_path(paths), result.model, task="classify", classes=splits.classes, image_size=splits.image_size,
+        style_cnn_path(paths, profile), result.model, task="classify", classes=splits.classes, image_size=splits.image_size,
         profile=profile.name, dataset=paths.dataset, seed=result.spec.seed, spec=result.spec.to_dict(),
         validation_files=result.split.get("validation_files"), validation=result.validation, test=result.test)
 

@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from wikiart_core import results
+
 NOTEBOOK = "05_bonusB"
 # Styles shown in the before/after grid when present: common and rare, flat and textured.
 SHOWCASE = ("Impressionism", "Cubism", "Ukiyo_e", "Pop_Art", "Baroque", "Color_Field_Painting")
@@ -27,30 +29,27 @@ class PipelineChoice:
     source: str
     tiny: bool
     configured: str | None
+    profile_refuses: str | None = None
 
 
-def choose_pipeline(paths, outputs: Path, classes: Sequence[str], resolution: int, seed: int = 0) -> PipelineChoice:
+def choose_pipeline(paths, outputs: Path, classes: Sequence[str], resolution: int, seed: int = 0,
+                    profile=None) -> PipelineChoice:
     """The real weights when ``pretrained.stable_diffusion`` points at a diffusers
-    pipeline folder; otherwise a tiny random pipeline built (once) in
-    ``outputs/tiny-pipeline`` at ``resolution`` px with the words of ``classes``."""
+    pipeline folder (and ``profile.lora["pretrained"]`` allows them: the test profiles
+    ``smoke`` and ``rehearsal`` never fine-tune real weights on a CPU); otherwise a tiny
+    random pipeline built (once) in ``outputs/tiny-pipeline`` at ``resolution`` px with the
+    words of ``classes``. Nothing is ever written into the pretrained folder."""
     from wikiart_core.lora import pipeline as pipelines
 
     configured = paths.pretrained.get(pipelines.PRETRAINED_KEY)
-    if configured is not None and (Path(configured) / "model_index.json").is_file():
+    allowed = profile is None or profile.lora.get("pretrained", True)
+    present = configured is not None and (Path(configured) / "model_index.json").is_file()
+    if present and allowed:
         return PipelineChoice(source=str(configured), tiny=False, configured=str(configured))
     folder = pipelines.build_tiny_pipeline(Path(outputs) / "tiny-pipeline", resolution=resolution, styles=classes,
                                            seed=seed)
-    return PipelineChoice(source=str(folder), tiny=True, configured=None if configured is None else str(configured))
-
-
-def shown_path(path, paths) -> str:
-    """``path`` relative to the folder of ``data_paths.yaml`` when it lies inside it (how
-    the file itself writes it), so saved notebooks do not carry this machine's paths."""
-    path, base = Path(path), Path(paths.source).resolve().parent
-    try:
-        return str(path.resolve().relative_to(base))
-    except ValueError:
-        return str(path)
+    return PipelineChoice(source=str(folder), tiny=True, configured=None if configured is None else str(configured),
+                          profile_refuses=profile.name if present and not allowed else None)
 
 
 def pipeline_note(choice: PipelineChoice, paths) -> str:
@@ -58,11 +57,14 @@ def pipeline_note(choice: PipelineChoice, paths) -> str:
     from wikiart_core.lora import pipeline as pipelines
 
     if not choice.tiny:
-        return (f"**This run fine-tunes the pre-trained model in `{shown_path(choice.source, paths)}`** "
+        return (f"**This run fine-tunes the pre-trained model in `{results.shown_path(choice.source, paths)}`** "
                 f"(`pretrained.{pipelines.PRETRAINED_KEY}` in `{paths.source.name}`).")
-    where = f"`{shown_path(choice.configured, paths)}`" if choice.configured else "(the key is not set)"
-    return (f"> **A plumbing check, not art.** No pre-trained weights were found where `{paths.source.name}` "
-            f"looks for them (`pretrained.{pipelines.PRETRAINED_KEY}`: {where}), so this run uses a *tiny "
+    where = f"`{results.shown_path(choice.configured, paths)}`" if choice.configured else "(the key is not set)"
+    why = (f"The `{choice.profile_refuses}` profile is a test run and never fine-tunes the pre-trained weights in "
+           f"{where}, so this run uses a *tiny " if choice.profile_refuses else
+           f"No pre-trained weights were found where `{paths.source.name}` looks for them "
+           f"(`pretrained.{pipelines.PRETRAINED_KEY}`: {where}), so this run uses a *tiny ")
+    return (f"> **A plumbing check, not art.** {why}"
             f"pipeline with random weights* built from configs (same parts as Stable Diffusion, a few "
             f"thousand weights each). Every step of the recipe runs for real (captions, LoRA, training, "
             f"saving, reloading, painting, judging), but the pictures are noise and the hit rates say nothing "
@@ -166,7 +168,7 @@ def server_recipe(profile, paths) -> str:
     images = settings["steps"] * settings["batch_size"] * settings["gradient_accumulation"]
     low_rate, high_rate = SERVER_ESTIMATES["images_per_second"]
     low_mem, high_mem = SERVER_ESTIMATES["gpu_memory_gib"]
-    folder = shown_path(paths.pretrained.get(pipelines.PRETRAINED_KEY, "models/stable-diffusion-v1-5"), paths)
+    folder = results.shown_path(paths.pretrained.get(pipelines.PRETRAINED_KEY, "models/stable-diffusion-v1-5"), paths)
     cap = settings["images_per_style"]
     images_per_style = f"at most {cap} training images per style" if cap else "all the training images"
     launch = f"WIKIART_PROFILE={profile.name} accelerate launch --multi_gpu --num_processes 4 -m wikiart_core lora"

@@ -14,20 +14,33 @@ def autoencoder_spec(profile, seed: int = 0, device: str = "auto", ssim_weight: 
                    weight_decay=0.0, warmup_epochs=0.5, ssim_weight=ssim_weight, seed=seed, device=device)
 
 
-def load_or_train_style_cnn(splits, profile, paths, seed: int = 0, device: str = "auto", log=print):
-    """The StyleCNN that notebook 01 saved (``outputs/01_bonusA/stylecnn.pt``) when it
-    was trained on the same dataset, profile, image size and classes; otherwise one
-    trained here through the runner with the same specification. Returns (model, where)."""
-    from wikiart_core import checkpoint, experiment
-    from wikiart_core.parts import bonus_a
+def load_style_cnn(splits, profile, paths):
+    """The StyleCNN that notebook 01 saved for this dataset and profile
+    (``outputs/<dataset>/<profile>/01_bonusA/stylecnn.pt``). Returns (model, where it came from).
 
-    saved = bonus_a.style_cnn_path(paths)
-    if saved.is_file():
-        model, meta = checkpoint.load_checkpoint(saved, device="cpu")
-        if (meta.get("profile") == profile.name and meta.get("dataset") == paths.dataset
-                and meta.get("image_size") == splits.image_size and meta.get("classes") == splits.classes):
-            return model, f"loaded from {saved.relative_to(paths.outputs_dir.parent)} (trained by notebook 01)"
-    spec = bonus_a.classifier_specs(profile, seed, device)["StyleCNN"]
-    log(f"{saved.name} missing or from another setup: training StyleCNN here")
-    chosen, _ = experiment.learning_rate_search(spec, splits, profile.lr_grid, log=log)
-    return chosen.model, "trained here (notebook 01's checkpoint was missing or from another setup)"
+    A later notebook never retrains it quietly: a different StyleCNN would change every
+    number that depends on it, and the dependency would be invisible.
+
+    Raises:
+        PrerequisiteError: the file is missing, or was trained on other data, at another
+            image size or with other classes; the message says to run notebook 01 first.
+    """
+    from wikiart_core import checkpoint, results
+    from wikiart_core.parts import PrerequisiteError, bonus_a
+
+    saved = bonus_a.style_cnn_path(paths, profile)
+    fix = (f"Fix: run notebook 01_bonusA first with PROFILE = {profile.name!r} on dataset {paths.dataset!r} "
+           f"(the same outputs folder), then this notebook.")
+    if not saved.is_file():
+        raise PrerequisiteError(f"{saved} is missing: this notebook uses the StyleCNN that notebook 01_bonusA "
+                                f"chooses on validation and saves there. {fix}")
+    model, meta = checkpoint.load_checkpoint(saved, device="cpu")
+    expected = {"profile": profile.name, "dataset": paths.dataset, "image_size": splits.image_size,
+                "classes": list(splits.classes)}
+    differs = [f"{key} {meta.get(key)!r} (here {value!r})" for key, value in expected.items()
+               if meta.get(key) != value and key != "classes"]
+    if meta.get("classes") != expected["classes"]:
+        differs.append("its classes differ from this dataset's")
+    if differs:
+        raise PrerequisiteError(f"{saved} was made for another setup: " + "; ".join(differs) + f". {fix}")
+    return model, f"loaded from {results.shown_path(saved, paths)} (chosen and saved by notebook 01)"

@@ -53,13 +53,16 @@ def classifier_spec(profile, role: str = "loss network", seed: int = 0, device: 
                    seed=seed + (1 if role == "judge" else 0), device=device)
 
 
-def train_classifier(splits, profile, role: str, seed: int = 0, device: str = "auto", log=None):
+def train_classifier(splits, profile, role: str, seed: int = 0, device: str = "auto", log=None,
+                     checkpoint_dir: str | Path | None = None):
     """Train the loss network or the judge (:func:`classifier_spec`) through the runner;
     its test split is scored once, so the table can say how good a judge it is.
+    ``checkpoint_dir``: its last.pt/best.pt; a re-run continues the same run from there.
     Returns the :class:`~wikiart_core.experiment.RunResult` (``.model``, ``.test``)."""
     from wikiart_core import experiment
 
-    return experiment.run(classifier_spec(profile, role, seed, device), splits, log=log)
+    return experiment.run(classifier_spec(profile, role, seed, device), splits, log=log,
+                          checkpoint_dir=checkpoint_dir, resume="auto" if checkpoint_dir is not None else None)
 
 
 def load_loss_network(path, splits):
@@ -75,13 +78,16 @@ def load_loss_network(path, splits):
     return model
 
 
-def train_plain_autoencoder(splits, profile, seed: int = 0, device: str = "auto", log=None):
+def train_plain_autoencoder(splits, profile, seed: int = 0, device: str = "auto", log=None,
+                            checkpoint_dir: str | Path | None = None):
     """Part 2's convolutional autoencoder (its profile settings): the baseline whose
-    output cannot depend on the target style. Returns its RunResult."""
+    output cannot depend on the target style. ``checkpoint_dir`` as in
+    :func:`train_classifier`. Returns its RunResult."""
     from wikiart_core import experiment
     from wikiart_core.parts import part2_autoencoder
 
-    return experiment.run(part2_autoencoder.autoencoder_spec(profile, seed=seed, device=device), splits, log=log)
+    return experiment.run(part2_autoencoder.autoencoder_spec(profile, seed=seed, device=device), splits, log=log,
+                          checkpoint_dir=checkpoint_dir, resume="auto" if checkpoint_dir is not None else None)
 
 
 def build_generator(splits, profile, conditioning: str, seed: int = 0, **overrides):
@@ -389,8 +395,11 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
             checkpoint_dir: str | Path | None = None, progress: bool = False, log=print) -> Part3Run:
     """The whole of Part 3, in the order of the module docstring, on ``splits`` decoded at
     ``profile.generator["image_size"]``. ``loss_net_checkpoint``: a StyleCNN checkpoint to
-    use as the loss network instead of training one. ``checkpoint_dir``: each generator's
-    last.pt/best.pt go to ``checkpoint_dir/<conditioning>``. Returns a
+    use as the loss network instead of training one. ``checkpoint_dir``: each run's
+    last.pt/best.pt go to ``checkpoint_dir/<conditioning>`` (generators) or
+    ``checkpoint_dir/<role>`` (loss network, plain autoencoder, judge), and a second call
+    with the same settings continues each run from there (``fit(resume="auto")``): an
+    interrupted notebook or ``make report`` goes on instead of starting again. Returns a
     :class:`Part3Run`; ``seconds`` holds the time of each step."""
     import time
 
@@ -402,25 +411,30 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
         seconds[name] = now - clock
         clock = now
 
+    def folder(name):
+        return Path(checkpoint_dir) / name if checkpoint_dir is not None else None
+
     if loss_net_checkpoint is not None:
         loss_net, loss_net_result = load_loss_network(loss_net_checkpoint, splits), None
     else:
-        loss_net_result = train_classifier(splits, profile, "loss network", seed=seed, device=device)
+        loss_net_result = train_classifier(splits, profile, "loss network", seed=seed, device=device,
+                                           checkpoint_dir=folder("loss_network"))
         loss_net = loss_net_result.model
     targets = style.style_targets(loss_net, splits.train, device=device)
     lap("loss network")
     generators, histories = {}, {}
     for conditioning in CONDITIONINGS:
-        folder = Path(checkpoint_dir) / conditioning if checkpoint_dir is not None else None
         log(f"generator ({conditioning}):")
         generators[conditioning], histories[conditioning] = train_generator(
             splits, profile, loss_net, targets, conditioning, seed=seed, device=device, epochs=epochs,
-            style_weight=style_weight, content_weight=content_weight, checkpoint_dir=folder, progress=progress,
+            style_weight=style_weight, content_weight=content_weight, checkpoint_dir=folder(conditioning),
+            resume="auto" if checkpoint_dir is not None else None, progress=progress,
             meta={"profile": profile.name}, log=log)
         lap(f"generator {conditioning}")
-    autoencoder = train_plain_autoencoder(splits, profile, seed=seed, device=device)
+    autoencoder = train_plain_autoencoder(splits, profile, seed=seed, device=device,
+                                          checkpoint_dir=folder("plain_autoencoder"))
     lap("plain autoencoder")
-    judge = train_classifier(splits, profile, "judge", seed=seed, device=device)
+    judge = train_classifier(splits, profile, "judge", seed=seed, device=device, checkpoint_dir=folder("judge"))
     style.check_independent_judge(judge.model, loss_net)
     lap("judge")
     colours = colour_targets(splits.train)
