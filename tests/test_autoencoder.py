@@ -163,3 +163,33 @@ def test_autoencode_command_writes_checkpoint_figures_and_metrics(tiny_root, tmp
                      "--quiet"])
     assert code == 0
     assert json.loads((out / "cluster" / "metrics.json").read_text())["feature_dims"] == 3 * 8 * 8
+
+
+def test_notebook_01s_stylecnn_is_found_for_its_profile_or_the_notebook_says_to_run_01(tiny_root, tmp_path,
+                                                                                      monkeypatch):
+    from wikiart_core import config
+    from wikiart_core.parts import PrerequisiteError, bonus_a, part2_autoencoder
+
+    monkeypatch.delenv("WIKIART_OUTPUTS_DIR", raising=False)
+    paths_file = tmp_path / "paths.yaml"
+    paths_file.write_text(f"dataset: tiny\ndatasets:\n  tiny:\n    train: {tiny_root / 'train'}\n"
+                          f"    test: {tiny_root / 'test'}\ncache_dir: {tmp_path / 'cache'}\n"
+                          f"outputs_dir: {tmp_path / 'outputs'}\n")
+    paths, smoke, demo = config.load_paths(paths_file), config.get_profile("smoke"), config.get_profile("demo")
+    splits = data.load_splits(paths, image_size=16, progress=False)
+    with pytest.raises(PrerequisiteError, match="is missing.*run notebook 01_bonusA first with PROFILE = 'smoke'"):
+        part2_autoencoder.load_style_cnn(splits, smoke, paths)
+
+    model = models.build("StyleCNN", n_classes=len(splits.classes), width=4, depth=2)
+    checkpoint.save_checkpoint(bonus_a.style_cnn_path(paths, demo), model, profile="demo", dataset="tiny",
+                               image_size=16, classes=splits.classes)
+    # demo's checkpoint is in demo's folder: smoke does not see it, and nothing is retrained
+    with pytest.raises(PrerequisiteError, match="is missing"):
+        part2_autoencoder.load_style_cnn(splits, smoke, paths)
+    loaded, where = part2_autoencoder.load_style_cnn(splits, demo, paths)
+    assert isinstance(loaded, models.StyleCNN) and where.startswith("loaded from outputs/tiny/demo/01_bonusA/")
+    # a checkpoint made at another image size is refused, with what differs
+    checkpoint.save_checkpoint(bonus_a.style_cnn_path(paths, demo), model, profile="demo", dataset="tiny",
+                               image_size=32, classes=splits.classes)
+    with pytest.raises(PrerequisiteError, match="image_size 32"):
+        part2_autoencoder.load_style_cnn(splits, demo, paths)

@@ -283,3 +283,21 @@ def test_gradient_accumulation_steps_the_optimiser_once_per_step(tiny_folder, ca
     state = torch.load(tmp_path / train.STATE_FILE_NAME, weights_only=True)
     assert run.steps == 1 and run.effective_batch == 3
     assert {int(values["step"]) for values in state["optimizer"]["state"].values()} == {1}
+
+
+def test_test_profiles_never_fine_tune_configured_weights(tiny_folder, tmp_path):
+    from wikiart_core.parts import bonus_b
+
+    # tiny_folder stands in for real weights configured under pretrained.stable_diffusion
+    paths_file = tmp_path / "data_paths.yaml"
+    paths_file.write_text(f"dataset: d\ndatasets:\n  d: {{train: tr, test: te, synth: {{scale: 0.1}}}}\n"
+                          f"cache_dir: cache\noutputs_dir: out\npretrained:\n  stable_diffusion: {tiny_folder}\n")
+    paths = config.load_paths(paths_file)
+    for name in ("smoke", "rehearsal"):
+        choice = bonus_b.choose_pipeline(paths, tmp_path / name, list(STYLES), resolution=RESOLUTION,
+                                         profile=config.get_profile(name))
+        assert choice.tiny and choice.profile_refuses == name and Path(choice.source).parent == tmp_path / name
+        assert f"`{name}` profile is a test run" in bonus_b.pipeline_note(choice, paths)
+    chosen = bonus_b.choose_pipeline(paths, tmp_path / "full", list(STYLES), resolution=RESOLUTION,
+                                     profile=config.get_profile("full"))
+    assert not chosen.tiny and chosen.source == str(tiny_folder)

@@ -131,3 +131,14 @@ def test_shell_polling_in_short_steps_returns_the_reply_and_keeps_the_timeout():
     else:
         raise AssertionError("a reply that never comes must still time out")
     assert 0.04 <= time.monotonic() - started < 1.0
+
+
+def test_cell_timeout_is_none_in_full_and_an_option_of_the_report_command(monkeypatch):
+    from wikiart_core import cli
+
+    assert report.default_cell_timeout("full") is None and report.default_cell_timeout("demo") == 3600
+    seen = {}
+    monkeypatch.setattr(report, "build_report", lambda *args, **options: seen.update(options))
+    for flag, expected in ((["--cell-timeout", "0"], None), (["--cell-timeout", "7200"], 7200), ([], "default")):
+        assert cli.main(["report", "--no-execute", *flag]) == 0
+        assert seen["cell_timeout"] == expected

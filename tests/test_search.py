@@ -212,3 +212,17 @@ def test_the_search_command_writes_search_json_and_the_figures(tmp_path_factory)
     for name in ("optimisation_history.png", "param_importances.png", "best/best.pt", "best/metrics.json"):
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "best" / "metrics.json").read_text())["spec"] == retrained["spec"]
+
+
+def test_total_trials_tops_a_stored_study_up_instead_of_starting_again(splits, tmp_path):
+    storage = tmp_path / "study.db"
+    options = dict(storage=storage, study_name="notebook", seed=0, startup_trials=1, log=None)
+    first = search.run_study(base_spec(epochs=1), splits, total_trials=2, **options)
+    assert len(first.study.trials) == 2
+    # re-run (the notebook's cell run again, e.g. after an interrupt): nothing more to do
+    again = search.run_study(base_spec(epochs=1), splits, total_trials=2, **options)
+    assert len(again.study.trials) == 2 and again.best_params == first.best_params
+    more = search.run_study(base_spec(epochs=1), splits, total_trials=3, **options)
+    assert len(more.study.trials) == 3
+    with pytest.raises(ValueError, match="exactly one of trials"):
+        search.run_study(base_spec(epochs=1), splits, trials=1, total_trials=1, **options)
