@@ -114,7 +114,8 @@ def run(notebooks_dir: Path = REPOSITORY / "notebooks", names: list[str] | None 
             if dataset:
                 env["WIKIART_DATASET"] = dataset
             log(f"regress: {', '.join(path.stem for path in group)} in profile {profile!r} on dataset "
-                f"{dataset!r}, strict nbval, outputs in a temporary folder", flush=True)
+                f"{dataset!r}, strict nbval, outputs in {'a temporary folder' if own else folder}")
+            sys.stdout.flush()  # before pytest's own output
             completed = subprocess.run(pytest_command(group, sanitize, extra), cwd=REPOSITORY, env=env)
             status = status or completed.returncode
     finally:
