@@ -458,7 +458,6 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
         resume = same_run_checkpoint(checkpoint_dir, model, fixed_meta, log)
     if resume is None:
         refuse_other_profile_or_dataset(checkpoint_dir, fixed_meta)
-    if resume is None:
         task.prepare(model, train_data, config.seed)
 
     optimizer = _optimizer(model, config.lr, config.weight_decay)
