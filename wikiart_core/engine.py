@@ -337,24 +337,29 @@ def _resume(path, model, task: Task, optimizer, scheduler, sampler, device, log)
 AUTO_RESUME = "auto"
 
 
-def same_run_checkpoint(checkpoint_dir, model: nn.Module, fixed_meta: dict | None, log=print) -> Path | None:
-    """``checkpoint_dir/last.pt`` when it is a resumable state of exactly this run (the
-    same model class and constructor arguments, task, hyperparameters, data and every
-    other recorded value), else None.
+def _last_state(checkpoint_dir) -> tuple[Path | None, dict | None, str | None]:
+    """(``checkpoint_dir/last.pt``, its contents, why it could not be read): (None, None,
+    None) when there is no such file."""
+    if checkpoint_dir is None or not (Path(checkpoint_dir) / "last.pt").is_file():
+        return None, None, None
+    last = Path(checkpoint_dir) / "last.pt"
+    try:
+        return last, checkpoints.read_checkpoint(last), None
+    except checkpoints.CheckpointError as error:
+        return last, None, str(error)
+
+
+def same_run_checkpoint(last: Path | None, state: dict | None, model: nn.Module, fixed_meta: dict | None,
+                        log=print) -> Path | None:
+    """``last`` (a run's last.pt, read into ``state``) when it is a resumable state of
+    exactly this run (the same model class and constructor arguments, task,
+    hyperparameters, data and every other recorded value), else None.
 
     This is what ``fit(resume="auto")`` continues from: re-running an interrupted cell,
     notebook or ``make report`` goes on from the last finished epoch (a finished run
     trains no further and gives back the same model and history), while a run whose
     settings changed starts afresh rather than mixing two setups."""
-    if checkpoint_dir is None or fixed_meta is None:
-        return None
-    last = Path(checkpoint_dir) / "last.pt"
-    if not last.is_file():
-        return None
-    try:
-        state = checkpoints.read_checkpoint(last)
-    except checkpoints.CheckpointError as error:
-        log(f"not resuming from {last} ({error}); starting afresh")
+    if state is None or fixed_meta is None:
         return None
     wanted = {**checkpoints.plain(fixed_meta), "model_class": type(model).__name__,
               "init_args": checkpoints.plain(getattr(model, "init_args", {}))}
@@ -367,21 +372,15 @@ def same_run_checkpoint(checkpoint_dir, model: nn.Module, fixed_meta: dict | Non
     return last
 
 
-def refuse_other_profile_or_dataset(checkpoint_dir, fixed_meta: dict | None) -> None:
-    """Raise before a fresh run overwrites ``checkpoint_dir/last.pt`` made in another
-    profile or on another dataset (a 32 px ``smoke`` run over hours of a ``full`` one).
+def refuse_other_profile_or_dataset(last: Path | None, state: dict | None, fixed_meta: dict | None) -> None:
+    """Raise before a fresh run overwrites ``last`` (a run's last.pt, read into ``state``)
+    made in another profile or on another dataset (a 32 px ``smoke`` run over hours of a
+    ``full`` one). An unreadable file is not protected: it is replaced.
 
     Raises:
         CheckpointError: naming both setups and the way out (another folder)."""
-    if checkpoint_dir is None or not fixed_meta:
+    if state is None or not fixed_meta:
         return
-    last = Path(checkpoint_dir) / "last.pt"
-    if not last.is_file():
-        return
-    try:
-        state = checkpoints.read_checkpoint(last)
-    except checkpoints.CheckpointError:
-        return  # not ours to protect: an unreadable file is replaced
     for key in ("profile", "dataset"):
         if key in fixed_meta and key in state and state[key] != fixed_meta[key]:
             raise checkpoints.CheckpointError(
@@ -419,7 +418,7 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
             best.pt (when the task's validation metric improves); makes interrupts safe.
         resume: a last.pt written by fit: continues at the epoch after it. ``"auto"``:
             ``checkpoint_dir/last.pt`` when it holds this very run (:func:`same_run_checkpoint`),
-            else a fresh start.
+            else a fresh start (also without a checkpoint_dir).
         meta: plain values stored in every checkpoint (profile, validation file list, ...).
         on_epoch_end: called with each EpochRecord (live plots).
         log: where the condensed log lines go (one per epoch).
@@ -454,10 +453,13 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
                       "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
                       "hyperparameters": {**asdict(config), "amp": use_amp,
                                           "sampler": None if sampler is None else type(sampler).__name__}}
+    last, last_state, unreadable = _last_state(checkpoint_dir) if resume in (None, AUTO_RESUME) else (None,) * 3
     if resume == AUTO_RESUME:
-        resume = same_run_checkpoint(checkpoint_dir, model, fixed_meta, log)
+        if unreadable:
+            log(f"not resuming from {last} ({unreadable}); starting afresh")
+        resume = same_run_checkpoint(last, last_state, model, fixed_meta, log)
     if resume is None:
-        refuse_other_profile_or_dataset(checkpoint_dir, fixed_meta)
+        refuse_other_profile_or_dataset(last, last_state, fixed_meta)
         task.prepare(model, train_data, config.seed)
 
     optimizer = _optimizer(model, config.lr, config.weight_decay)

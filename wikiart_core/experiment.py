@@ -272,7 +272,8 @@ def run(spec: RunSpec, splits: Splits, *, checkpoint_dir: str | Path | None = No
             validation only.
         checkpoint_dir: last.pt / best.pt (chosen on validation) go here; with it an
             interrupt can go back to the last complete epoch and be resumed.
-        resume: a last.pt of the same spec.
+        resume: a last.pt of the same spec, or "auto" (``engine.fit``: continue checkpoint_dir/last.pt
+            when it holds this very run, else start afresh).
         score_test_split: score the test split at the end (False when this run is one
             candidate of a choice: :func:`choose_by_validation` scores the chosen one).
         meta: more plain values for the checkpoints (profile, dataset, ...).

@@ -43,7 +43,7 @@ def notebook_counts(ipynb: str | Path, strict: bool = True) -> dict[str, int]:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
-        options = dict(find_metadata_tags(cell.metadata) or {})
+        options = dict(find_metadata_tags(cell.metadata))
         options.update(dict(find_comment_markers(cell.source)))
         options.setdefault("check", strict)
         pairs.append((cell, options))

@@ -320,8 +320,9 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | No
 
     if (trials is None) == (total_trials is None):
         raise ValueError("give exactly one of trials (how many to add) and total_trials (how many in all)")
-    if (trials if trials is not None else total_trials) < 0:
-        raise ValueError(f"trials must be >= 0, got {trials if trials is not None else total_trials}")
+    asked = trials if trials is not None else total_trials
+    if asked < 0:
+        raise ValueError(f"trials must be >= 0, got {asked}")
     started = time.perf_counter()
     space = space if space is not None else search_space(base_spec)
     metric = experiment.SCORE[base_spec.task]
@@ -419,7 +420,7 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | No
             f"scoring it once on test")
     best_spec = spec_for(base_spec, best_trial.params, name=f"best of {study_name!r} (trial {best_trial.number})")
     best = experiment.run(best_spec, splits, score_test_split=True, checkpoint_dir=checkpoint_dir, meta=meta,
-                          resume="auto" if checkpoint_dir is not None else None)
+                          resume="auto")
     importances, note = param_importances(study)
     return StudyResult(study=study, best_params=dict(best_trial.params), best=best, metric=metric, storage=url,
                        space=space, seconds=time.perf_counter() - started, importances=importances,

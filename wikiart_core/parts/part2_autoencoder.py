@@ -35,11 +35,9 @@ def load_style_cnn(splits, profile, paths):
         raise PrerequisiteError(f"{saved} is missing: this notebook uses the StyleCNN that notebook 01_bonusA "
                                 f"chooses on validation and saves there. {fix}")
     model, meta = checkpoint.load_checkpoint(saved, device="cpu")
-    expected = {"profile": profile.name, "dataset": paths.dataset, "image_size": splits.image_size,
-                "classes": list(splits.classes)}
-    differs = [f"{key} {meta.get(key)!r} (here {value!r})" for key, value in expected.items()
-               if meta.get(key) != value and key != "classes"]
-    if meta.get("classes") != expected["classes"]:
+    expected = {"profile": profile.name, "dataset": paths.dataset, "image_size": splits.image_size}
+    differs = [f"{key} {meta.get(key)!r} (here {value!r})" for key, value in expected.items() if meta.get(key) != value]
+    if meta.get("classes") != list(splits.classes):
         differs.append("its classes differ from this dataset's")
     if differs:
         raise PrerequisiteError(f"{saved} was made for another setup: " + "; ".join(differs) + f". {fix}")

@@ -62,7 +62,7 @@ def train_classifier(splits, profile, role: str, seed: int = 0, device: str = "a
     from wikiart_core import experiment
 
     return experiment.run(classifier_spec(profile, role, seed, device), splits, log=log,
-                          checkpoint_dir=checkpoint_dir, resume="auto" if checkpoint_dir is not None else None)
+                          checkpoint_dir=checkpoint_dir, resume="auto")
 
 
 def load_loss_network(path, splits):
@@ -87,7 +87,7 @@ def train_plain_autoencoder(splits, profile, seed: int = 0, device: str = "auto"
     from wikiart_core.parts import part2_autoencoder
 
     return experiment.run(part2_autoencoder.autoencoder_spec(profile, seed=seed, device=device), splits, log=log,
-                          checkpoint_dir=checkpoint_dir, resume="auto" if checkpoint_dir is not None else None)
+                          checkpoint_dir=checkpoint_dir, resume="auto")
 
 
 def build_generator(splits, profile, conditioning: str, seed: int = 0, **overrides):
@@ -428,7 +428,7 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
         generators[conditioning], histories[conditioning] = train_generator(
             splits, profile, loss_net, targets, conditioning, seed=seed, device=device, epochs=epochs,
             style_weight=style_weight, content_weight=content_weight, checkpoint_dir=folder(conditioning),
-            resume="auto" if checkpoint_dir is not None else None, progress=progress,
+            resume="auto", progress=progress,
             meta={"profile": profile.name}, log=log)
         lap(f"generator {conditioning}")
     autoencoder = train_plain_autoencoder(splits, profile, seed=seed, device=device,
