@@ -179,8 +179,11 @@ def test_a_file_that_would_run_code_is_refused_without_running_it(tmp_path):
     marker = tmp_path / "code_ran"
     path = tmp_path / "evil.pt"
     torch.save({"format": checkpoint.CHECKPOINT_FORMAT, "payload": _RunsCode(marker)}, path)
-    with pytest.raises(CheckpointError, match="evil.pt.*cannot be read"):
+    with pytest.raises(CheckpointError, match="evil.pt.*could run code.*not loaded") as refused:
         checkpoint.read_checkpoint(path)
+    # torch's hint that weights_only=False "will likely succeed" is the advice not to give.
+    assert "likely succeed" not in str(refused.value) and "do not load it with weights_only=False" in str(
+        refused.value)
     with pytest.raises(CheckpointError, match="evil.pt"):
         checkpoint.load_checkpoint(path)
     assert not marker.exists()  # weights_only=True: the function was never called

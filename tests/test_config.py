@@ -111,6 +111,39 @@ def test_invalid_yaml_and_missing_file(tmp_path, monkeypatch):
         load_paths()
 
 
+@pytest.mark.parametrize("text, key, lines", [
+    # two dataset: lines (an edit appended below the old one): the second would win silently
+    (GOOD + "dataset: synthetic\n", "dataset", (1, 14)),
+    # inside a dataset entry
+    (GOOD.replace("    test: real/test\n", "    test: real/test\n    train: other/train\n"),
+     "datasets.mine.train", (4, 6)),
+    # two entries of one name, and a key of a flow mapping
+    (GOOD.replace("  synthetic:\n", "  mine:\n    train: a\n    test: b\n  synthetic:\n"), "datasets.mine", (3, 6)),
+    (GOOD.replace("seed: 1}", "seed: 1, size: 64}"), "datasets.synthetic.synth.size", (9, 9)),
+    # the same key spelt two ways (YAML reads both as 1)
+    ("dataset: a\ndatasets: {a: {train: x, test: y}}\ncache_dir: c\noutputs_dir: o\n"
+     "pretrained: {1: p, 0x1: q}\n", "pretrained.0x1", (5, 5)),
+])
+def test_a_key_given_twice_names_the_file_the_key_and_both_lines(tmp_path, monkeypatch, text, key, lines):
+    monkeypatch.delenv("WIKIART_DATASET", raising=False)
+    (tmp_path / "real" / "train").mkdir(parents=True)
+    (tmp_path / "real" / "test").mkdir(parents=True)
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_paths(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}, key '{key}' is given twice, on lines {lines[0]} and {lines[1]}")
+    assert "Fix:" in message
+
+
+def test_a_merge_key_may_be_overridden(tmp_path, monkeypatch):
+    """``<<: *anchor`` then a key of the anchor is an override on purpose, not a duplicate."""
+    monkeypatch.delenv("WIKIART_DATASET", raising=False)
+    path = write(tmp_path, "dataset: b\ndatasets:\n  a: &a {train: x, test: y, synth: {scale: 0.01}}\n"
+                           "  b:\n    <<: *a\n    test: z\ncache_dir: c\noutputs_dir: o\n")
+    assert load_paths(path).test == tmp_path / "z"
+
+
 def test_shipped_file_points_at_the_embedded_data_and_the_course_server(monkeypatch):
     monkeypatch.delenv("WIKIART_PATHS", raising=False)
     monkeypatch.delenv("WIKIART_DATASET", raising=False)

@@ -328,7 +328,7 @@ def test_nan_loss_names_epoch_and_batch_and_suggests_lower_lr(tmp_path, with_che
 
     model = new_model()
     folder = tmp_path if with_checkpoints else None
-    with pytest.raises(TrainingError, match=r"epoch 2, batch 3.*lower the learning rate.*lr=0.001"):
+    with pytest.raises(TrainingError, match=r"epoch 2, batch 3.*lower the learning rate.*try lr=0.0003"):
         run(model, epochs=3, loss=exploding, checkpoint_dir=folder)
     if with_checkpoints:
         # A TrainingError with a checkpoint_dir puts the model back to last.pt (epoch 1), not NaN.
@@ -336,6 +336,26 @@ def test_nan_loss_names_epoch_and_batch_and_suggests_lower_lr(tmp_path, with_che
         saved, meta = checkpoint.load_checkpoint(tmp_path / "last.pt")
         assert meta["epoch"] == 1
         assert weights_equal(model, saved)
+
+
+def test_a_diverged_epoch_with_finite_losses_is_never_kept_as_best(tmp_path):
+    # lr 1e3 makes every loss after the first batch huge but finite: validation would
+    # score that epoch, and as the first one it would become best.pt.
+    calls = {"n": 0}
+
+    def blowing_up(outputs, targets):
+        calls["n"] += 1
+        value = nn.functional.cross_entropy(outputs, targets)
+        return value if calls["n"] == 1 else value * 1e4
+
+    model = new_model()
+    with pytest.raises(TrainingError, match=r"diverged in epoch 1.*ten times lower.*usually run with lr between"):
+        run(model, epochs=2, loss=blowing_up, checkpoint_dir=tmp_path, lr=1e3)
+    assert not (tmp_path / "best.pt").exists()
+    assert checkpoint.read_checkpoint(tmp_path / "last.pt")["epoch"] == 0
+    # An ordinary run is not taken for a diverged one.
+    run(new_model(), epochs=2, checkpoint_dir=tmp_path / "ordinary")
+    assert (tmp_path / "ordinary" / "best.pt").is_file()
 
 
 def test_out_of_memory_names_batch_and_image_size(monkeypatch):

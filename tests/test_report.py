@@ -1,4 +1,6 @@
 """The report plumbing: keeping outputs on a narrative-only sync, and the exported pages."""
+from pathlib import Path
+
 import nbformat
 
 from wikiart_core import report
@@ -142,3 +144,74 @@ def test_cell_timeout_is_none_in_full_and_an_option_of_the_report_command(monkey
     for flag, expected in ((["--cell-timeout", "0"], None), (["--cell-timeout", "7200"], 7200), ([], "default")):
         assert cli.main(["report", "--no-execute", *flag]) == 0
         assert seen["cell_timeout"] == expected
+
+
+def test_the_landing_page_escapes_every_value_from_results_and_notebooks(tmp_path):
+    """results.json and a notebook's name and title are data: markup in them shows as text."""
+    import html
+    import json
+    import re
+    import urllib.parse
+
+    attack = "<script>alert(1)</script>"
+    stem = "01_<img src=x onerror=alert(2)> #1"  # a file name may hold markup, a space and a '#' (no slash)
+    script = tmp_path / f"{stem}.py"
+    script.write_text(SCRIPT.replace("# # A title", f"# # A title {attack}"))
+    ipynb = report.sync_notebook(script)
+    notebook = nbformat.read(ipynb, as_version=4)
+    notebook.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0K"})]
+    nbformat.write(notebook, ipynb)
+    outputs = tmp_path / "outputs" / stem
+    outputs.mkdir(parents=True)
+    (outputs / "results.json").write_text(json.dumps({
+        "notebook": stem, "dataset": attack, "synthetic_data": True, "profile": attack, "seeds": [attack, 5],
+        "date": attack, "headline": f"method A {attack} 51.0% & more"}))
+
+    page = report.export([ipynb], tmp_path / "reports", tmp_path / "outputs").read_text()
+    assert "<script" not in page and "<img src=x" not in page and "alert(1)</script>" not in page
+    shown = html.escape(attack)
+    # title, headline, dataset, profile, seeds and date: each shown as text
+    assert page.count(shown) == 6, page
+    assert f"method A {shown} 51.0% &amp; more" in page and html.escape(str([attack, 5])) in page
+    assert html.escape(stem) in page
+    # the links to the hostile name still lead to its files, read as a browser reads them
+    targets = re.findall(r'(?:href|src)="([^"]+)"', page)
+    assert len(targets) == 3
+    for target in targets:
+        path = urllib.parse.unquote(urllib.parse.urlsplit(html.unescape(target)).path)
+        assert (tmp_path / "reports" / path).is_file(), target
+
+
+def test_every_file_of_the_report_is_written_atomically(tmp_path, monkeypatch):
+    """Pages, thumbnails, REPORT.md, the README and the notebooks go through files.atomic_write
+    (an interrupt keeps the previous file), and come out readable by the group like open()'s."""
+    import os
+
+    from wikiart_core import files
+
+    written = []
+    real_atomic_write = files.atomic_write
+
+    def recording(path, write, **options):
+        written.append(Path(path).relative_to(tmp_path).as_posix())
+        return real_atomic_write(path, write, **options)
+
+    monkeypatch.setattr(files, "atomic_write", recording)
+    _, ipynb = executed_pair(tmp_path)
+    notebook = nbformat.read(ipynb, as_version=4)
+    notebook.cells[1].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0K"}))
+    nbformat.write(notebook, ipynb)
+    report.update_inputs(tmp_path / "01_demo.py")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.README_BEGIN}\nold\n{report.README_END}\n")
+    (tmp_path / "outputs" / "01_demo").mkdir(parents=True)
+    (tmp_path / "outputs" / "01_demo" / "results.json").write_text(
+        '{"notebook": "01_demo", "dataset": "synthart", "profile": "demo", "headline": "h"}')
+    report.export([ipynb], tmp_path / "reports", tmp_path / "outputs")
+    report.update_readme_results(readme, tmp_path / "outputs")
+    assert {"01_demo.ipynb", "reports/01_demo.html", "reports/index.html", "reports/REPORT.md",
+            "reports/thumbnails/01_demo.png", "README.md"} <= set(written), written
+    assert any(name.startswith("reports/figures/01_demo/") for name in written), written
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (tmp_path / "reports" / "index.html").stat().st_mode & 0o777 == 0o666 & ~mask

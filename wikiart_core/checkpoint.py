@@ -16,9 +16,11 @@ itself (``rebuild_args``: a linear probe reads its backbone's weights file again
 """
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import platform
-import tempfile
+import re
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import files
 from .data import DataError
 from .device import pick_device
 
@@ -121,29 +124,18 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **meta: Any) -> P
 
 
 def atomic_torch_save(value, path: str | os.PathLike) -> Path:
-    """``torch.save(value)`` to ``path`` so that ``path`` never holds half a file: written
-    to a temporary file in the same folder, flushed to disk, then renamed over ``path``
-    (an interrupt or a full disk leaves the previous file, or none). Returns ``path``."""
-    path = Path(path)
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
-            torch.save(value, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
-    try:  # make the rename itself durable (POSIX); harmless to skip elsewhere
-        folder = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
-    except OSError:
-        pass
-    return path
+    """``torch.save(value)`` to ``path`` so that ``path`` never holds half a file
+    (``files.atomic_write``: temporary file, flush, rename; readable by the group).
+
+    The bytes are made in memory first: torch's writer reports a full disk as a bare
+    ``RuntimeError: unexpected pos``, while a plain write of the bytes raises ENOSPC,
+    which becomes a DiskFullError naming the folder and the size needed.
+
+    Raises:
+        files.DiskFullError: the disk filled; the previous file is intact."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return files.write_bytes(path, buffer.getbuffer())
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -154,7 +146,20 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
                                 f"and `python -m wikiart_core train --out DIR` write DIR/last.pt and DIR/best.pt.")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle, zip and torch errors all mean the same thing here
+    except pickle.UnpicklingError as exc:
+        # torch's message advises weights_only=False; for a file of unknown origin that is
+        # the one thing not to do, so only its reason is kept.
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", str(exc))
+        if unsafe:
+            raise CheckpointError(f"{path} holds a Python object ({unsafe.group(1)}) besides tensors and plain "
+                                  f"values; loading it could run code from the file, so it was not loaded. Fix: "
+                                  f"do not load it with weights_only=False unless you made it yourself; use a "
+                                  f"checkpoint written by wikiart_core.checkpoint.save_checkpoint.") from None
+        reason = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\n|$)", str(exc), re.S)
+        raise CheckpointError(f"checkpoint {path} cannot be read ({reason.group(1) if reason else 'UnpicklingError'}"
+                              f"). It is damaged, truncated, or not a file saved by "
+                              f"wikiart_core.checkpoint.save_checkpoint.") from None
+    except Exception as exc:  # zip and torch errors all mean the same thing here
         raise CheckpointError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}). It is damaged, "
                               f"truncated, or not a file saved by wikiart_core.checkpoint.save_checkpoint.") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -3,7 +3,7 @@
     python -m wikiart_core synth --out data/synthart --scale 0.25 --size 128 --seed 0
     python -m wikiart_core info                      # what data_paths.yaml points at
     python -m wikiart_core train --model stylecnn --imbalance logit_adjust --epochs 30 --out outputs/stylecnn
-    python -m wikiart_core train ... --out outputs/stylecnn --resume outputs/stylecnn/last.pt   # after an interrupt
+    python -m wikiart_core train ... --out outputs/stylecnn --resume     # after Ctrl-C: continue the run in --out
     python -m wikiart_core evaluate --checkpoint outputs/stylecnn/best.pt
     python -m wikiart_core search --trials 20 --out outputs/search    # Optuna study; again: 20 more trials
     python -m wikiart_core fetch-weights resnet50 --out models/backbones          # once, on a machine with internet
@@ -21,24 +21,117 @@ run options (``--seed``, ``--device``, ``--quiet``), defined once as parent pars
 Training goes through ``experiment.run``: fit sees the train and validation splits,
 best.pt is chosen on validation, and the test split is scored once at the end.
 Each sub-command is one small function; argparse stays at the edge.
+
+Ctrl-C (SIGINT) stops every training command on the first press with exit 130: the run
+goes back to its last finished epoch (saved), nothing unfinished is written as a
+result, and the same command with ``--resume`` continues to the weights an
+uninterrupted run would have (``style`` keeps its finished models and continues the one
+that was training). Without ``--resume`` a command refuses to start afresh over a run
+saved in its ``--out``. Every mistake a user can make (a flag out of range, a file that
+is not what it should be, a full disk) ends in one ``error:`` line naming the flag or
+file and the fix, exit 2.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
-from . import config
+from . import config, files
 from .backbones import BACKBONES, WeightsError
 from .checkpoint import CheckpointError
-from .data import DataError
+from .data import MAX_IMAGE_SIDE, DataError
 from .device import DeviceError
-from .engine import TrainingError
+from .engine import CONTINUE_RESUME, TrainingError
+from .files import DiskFullError
 from .lora import LoraError
+from .search import SearchError
 
 
 class UsageError(ValueError):
     """Options that do not fit together; the message says which."""
+
+
+# --------------------------------------------------------------------------- checked values of flags
+# argparse turns a ValueError/ArgumentTypeError of a ``type=`` function into one line
+# naming the flag ("argument --mix: ...") and exit 2, before any data is read.
+
+
+def _number(text: str, kind=float):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number >= 1 (epochs, batch sizes, channels, counts of things to make)."""
+    value = _number(text, int)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
+    return value
+
+
+def count(text: str) -> int:
+    """A whole number >= 0 (trials to add: 0 only retrains the best one)."""
+    value = _number(text, int)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give a whole number >= 0")
+    return value
+
+
+def image_side(text: str) -> int:
+    """Pixels of an image side, in [8, data.MAX_IMAGE_SIDE]."""
+    value = _number(text, int)
+    if not 8 <= value <= MAX_IMAGE_SIDE:
+        raise argparse.ArgumentTypeError(f"{value} px is outside 8 to {MAX_IMAGE_SIDE} px")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A finite number in [0, 1] (mix weights, shares, loss weights of that kind)."""
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is outside 0 to 1")
+    return value
+
+
+def open_fraction(text: str) -> float:
+    """A finite number strictly between 0 and 1 (a validation share)."""
+    value = _number(text)
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not strictly between 0 and 1")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (learning rates, data scales)."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is not > 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (weight decay, loss weights, mixup strength)."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value:g} is negative")
+    return value
+
+
+def _refuse_overwriting(last_files: list[Path], resume) -> None:
+    """Before a fresh start into --out: refuse when a run there already saved a last.pt,
+    so that re-running a command never restarts hours of training from epoch 0."""
+    existing = [path for path in last_files if path.is_file()]
+    if existing and not resume:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise UsageError(f"{existing[0]}{more} holds an earlier run in this --out. Fix: add --resume to continue it "
+                         f"(finished runs are kept as they are), or write to another --out.")
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -130,10 +223,7 @@ def _splits(args: argparse.Namespace, image_size: int | None = None):
 
 
 def _write_json(path: Path, values: dict) -> None:
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=1) + "\n", encoding="utf-8")
+    files.write_json(path, values)
 
 
 def _classification_summary(result, profile_name: str, dataset: str) -> dict:
@@ -188,7 +278,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         label_smoothing=args.label_smoothing, mixup=args.mixup, augment=args.augment, seed=args.seed,
         device=args.device, input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None)
     out = Path(args.out)
-    result = experiment.run(spec, splits, checkpoint_dir=out, resume=args.resume, progress=not args.quiet,
+    _refuse_overwriting([out / "last.pt"], args.resume)
+    # --resume alone continues --out's own run; --resume FILE starts from that last.pt.
+    resume = CONTINUE_RESUME if str(args.resume) == CONTINUE_RESUME else args.resume
+    result = experiment.run(spec, splits, checkpoint_dir=out, resume=resume, progress=not args.quiet,
                             meta={"profile": profile.name, "dataset": dataset}, log=print)
     print(result.history.table())
     if result.interrupted:
@@ -220,7 +313,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     profile, splits, dataset = _splits(args)
     settings = profile.search
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot create that folder ({error.strerror}). Fix: choose a folder you "
+                         f"can write.") from None
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
     trials = settings["trials"] if args.trials is None else args.trials
     spec = experiment.RunSpec(
@@ -249,8 +346,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     _print_run_table(result.best)
     history = plots.study_history(result.study)
     importances = plots.study_importances(result.importances, result.importances_note)
-    history.savefig(out / "optimisation_history.png")
-    importances.savefig(out / "param_importances.png")
+    files.save_figure(history, out / "optimisation_history.png")
+    files.save_figure(importances, out / "param_importances.png")
     if result.importances is None:
         print(f"parameter importances not computed: {result.importances_note}")
     _write_json(out / "best" / "metrics.json", _classification_summary(result.best, profile.name, dataset))
@@ -280,7 +377,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     # The styles must be the same (their order comes from the checkpoint): a test split
     # with other styles cannot be scored by this model's outputs.
     checkpoint.check_classes(meta["classes"], data.list_style_folders(Path(test_root)), order_matters=False)
-    test_set = data.WikiArtDataset(test_root, image_size=meta["image_size"], classes=meta["classes"],
+    image_size = data.check_image_size(meta.get("image_size"), f"{args.checkpoint} (its recorded image_size)")
+    test_set = data.WikiArtDataset(test_root, image_size=image_size, classes=meta["classes"],
                                    cache_dir=args.cache_dir, progress=not args.quiet)
     predictions = evaluate.predict(model, test_set, batch_size=args.batch_size, device=args.device)
     metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, test_set.classes,
@@ -323,9 +421,15 @@ def cmd_autoencode(args: argparse.Namespace) -> int:
         batch_size=args.batch_size or settings["batch_size"], weight_decay=args.weight_decay,
         warmup_epochs=0.5, ssim_weight=args.ssim_weight, seed=args.seed, device=args.device)
     out = Path(args.out)
+    _refuse_overwriting([out / "run" / "last.pt"], args.resume)
     result = experiment.run(spec, splits, checkpoint_dir=out / "run", progress=not args.quiet,
+                            resume=CONTINUE_RESUME if args.resume else None,
                             meta={"profile": profile.name, "dataset": dataset}, log=print)
     print(result.history.table())
+    if result.interrupted:
+        print(f"interrupted: no autoencoder.pt or metrics.json written; {out / 'run' / 'last.pt'} holds the last "
+              f"finished epoch. Continue with the same command and --resume.", file=sys.stderr)
+        return 130
     model = result.model
     saved = checkpoint.save_checkpoint(out / "autoencoder.pt", model, task="reconstruct", classes=splits.classes,
                                        image_size=splits.image_size, seed=args.seed, profile=profile.name,
@@ -345,7 +449,7 @@ def cmd_autoencode(args: argparse.Namespace) -> int:
                                                                 test_set.classes),
                "latent.png": plots.latent_channels(latent, images[0].numpy())}
     for name, figure in figures.items():
-        figure.savefig(out / name)
+        files.save_figure(figure, out / name)
     baseline = result.baselines["test"]["resize"]
     summary = {"mse": result.test["mse"], "psnr": result.test["psnr"], "baseline": baseline,
                "beats_baseline": result.test["psnr"] > baseline["psnr"],
@@ -366,20 +470,23 @@ def cmd_style(args: argparse.Namespace) -> int:
     from . import checkpoint, plots
     from .parts import part3_generator
 
-    profile, splits, dataset = _splits(args, image_size=config.get_profile(args.profile).generator["image_size"])
     out = Path(args.out)
+    _refuse_overwriting(sorted((out / "runs").glob("*/last.pt")), args.resume)
+    profile, splits, dataset = _splits(args, image_size=config.get_profile(args.profile).generator["image_size"])
+    # An interrupt raises engine.RunInterrupted (a KeyboardInterrupt naming the run): main()
+    # exits 130 before anything below writes a generator or a metric of an unfinished run.
     run = part3_generator.run_all(splits, profile, seed=args.seed, device=args.device, epochs=args.epochs,
                                   style_weight=args.style_weight, content_weight=args.content_weight,
                                   loss_net_checkpoint=args.loss_net, checkpoint_dir=out / "runs",
-                                  progress=not args.quiet)
+                                  resume=CONTINUE_RESUME if args.resume else "auto", progress=not args.quiet)
     for conditioning, generator in run.generators.items():
         name = "generator.pt" if conditioning == "cin" else f"generator_{conditioning}.pt"
         checkpoint.save_checkpoint(out / name, generator, task="style", classes=splits.classes,
                                    image_size=splits.image_size, seed=args.seed, profile=profile.name,
                                    dataset=dataset, history=run.histories[conditioning].to_dict())
     grid = part3_generator.example_grid_images(run, splits.test)
-    plots.style_grid(grid, splits.classes).savefig(out / "grid.png")
-    plots.generator_curves(run.histories).savefig(out / "curves.png")
+    files.save_figure(plots.style_grid(grid, splits.classes), out / "grid.png")
+    files.save_figure(plots.generator_curves(run.histories), out / "curves.png")
     print(part3_generator.results_table(run.summary))
     summary = {"summary": run.summary, "judge_test": run.judge.test,
                "loss_network_test": run.loss_net_result.test if run.loss_net_result else str(args.loss_net),
@@ -390,15 +497,50 @@ def cmd_style(args: argparse.Namespace) -> int:
     return 0
 
 
+def _picture_format(out: Path) -> str:
+    """The Pillow format that --out's suffix names (PNG, JPEG, WebP, TIFF, ...), checked
+    before any work; UsageError for a suffix Pillow cannot write."""
+    from PIL import Image
+
+    writable = {suffix: name for suffix, name in Image.registered_extensions().items() if name in Image.SAVE}
+    file_format = writable.get(out.suffix.lower())
+    if file_format is None:
+        raise UsageError(f"--out {out}: Pillow cannot write {out.suffix or 'files without a suffix'}. "
+                         f"Fix: end the name in .png (lossless), .jpg or .webp.")
+    return file_format
+
+
+def _load_generator(path: Path, device: str):
+    """(generator, classes, image side) from a checkpoint that ``style`` wrote; UsageError
+    naming the file when it holds another model, DataError for an implausible image size."""
+    from . import checkpoint, data
+
+    generator, meta = checkpoint.load_checkpoint(path, device=device)
+    if not callable(getattr(generator, "style_vectors", None)):
+        raise UsageError(f"{path} holds a {type(generator).__name__} (task {meta.get('task', '?')!r}), not a "
+                         f"style-conditioned generator. Fix: pass the generator.pt that "
+                         f"`python -m wikiart_core style --out DIR` wrote into DIR.")
+    size = data.check_image_size(meta.get("image_size"), f"{path} (its recorded image_size)")
+    built_for = data.check_image_size(generator.init_args.get("image_size", size), f"{path} (the generator's init_args)")
+    if size != built_for:
+        raise DataError(f"{path}: its recorded image_size {size} differs from the generator's own ({built_for}). "
+                        f"The file was edited or damaged. Fix: use a generator.pt as `style` wrote it.")
+    classes = list(meta.get("classes") or [])
+    if len(classes) != generator.init_args.get("n_styles", len(classes)):
+        raise DataError(f"{path}: it lists {len(classes)} styles for a generator of "
+                        f"{generator.init_args.get('n_styles')}. Fix: use a generator.pt as `style` wrote it.")
+    return generator, classes, size
+
+
 def cmd_paint(args: argparse.Namespace) -> int:
     """Paint one picture in a style with a saved generator (``style`` writes generator.pt)."""
     from PIL import Image
 
-    from . import checkpoint
     from .parts import part3_generator
 
-    generator, meta = checkpoint.load_checkpoint(args.checkpoint, device=args.device)
-    classes = list(meta.get("classes") or [])
+    out = Path(args.out)
+    file_format = _picture_format(out)
+    generator, classes, size = _load_generator(args.checkpoint, args.device)
 
     def style_index(name: str) -> int:
         wanted = name.replace(" ", "_").lower()
@@ -407,13 +549,12 @@ def cmd_paint(args: argparse.Namespace) -> int:
                 return index
         raise UsageError(f"unknown style {name!r}; {args.checkpoint} knows: {', '.join(classes)}")
 
-    picture = part3_generator.load_picture(args.image, int(meta["image_size"]))
+    first = style_index(args.style)
     second = style_index(args.mix_with) if args.mix_with else None
-    painted = part3_generator.paint_image(generator, picture, style_index(args.style), second, args.mix)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    picture = part3_generator.load_picture(args.image, size)
+    painted = part3_generator.paint_image(generator, picture, first, second, args.mix)
     pixels = (painted.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-    Image.fromarray(pixels).save(out)
+    files.atomic_write(out, lambda handle: Image.fromarray(pixels).save(handle, format=file_format))
     print(f"wrote {out} ({args.style}{f' mixed {args.mix:g} with {args.mix_with}' if second is not None else ''})")
     return 0
 
@@ -421,7 +562,7 @@ def cmd_paint(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Extract one representation of a split, cluster it with KMeans, score the clusters
     against the styles; write features.npz, figures and metrics.json."""
-    from . import checkpoint, cluster, plots
+    from . import checkpoint, cluster, data, plots
 
     model, image_size = None, None
     if args.representation != "pixels":
@@ -433,7 +574,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         if type(model).__name__ != expected:
             raise UsageError(f"{args.checkpoint} holds a {type(model).__name__}, not a {expected}: "
                              f"--representation {args.representation} needs a {expected} checkpoint")
-        image_size = meta.get("image_size")
+        image_size = data.check_image_size(meta.get("image_size"), f"{args.checkpoint} (its recorded image_size)")
     profile, splits, dataset = _splits(args, image_size)
     chosen = {"test": splits.test, "validation": splits.validation, "train": splits.train}[args.split]
     chosen = chosen.subset(cluster.subsample(len(chosen), args.max_items, args.seed))
@@ -451,7 +592,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         figures["embedding_tsne.png"] = plots.embedding_2d(cluster.embed_2d(features, "tsne", args.seed), labels,
                                                            chosen.classes, result["assignments"], f"t-SNE: {title}")
     for name, figure in figures.items():
-        figure.savefig(out / name)
+        files.save_figure(figure, out / name)
     scores = {key: value for key, value in result.items() if key != "assignments"}
     _write_json(out / "metrics.json", {
         "representation": args.representation, "checkpoint": None if args.checkpoint is None else str(args.checkpoint),
@@ -479,7 +620,7 @@ def _data_options() -> argparse.ArgumentParser:
     group.add_argument("--cache-dir", type=Path, help="decode cache for --train/--test folders (default: none)")
     group.add_argument("--profile", choices=sorted(config.PROFILES),
                        help="run size (default: $WIKIART_PROFILE or demo)")
-    group.add_argument("--validation-fraction", type=float,
+    group.add_argument("--validation-fraction", type=open_fraction,
                        help="share of each style's training images held out for validation (default: the profile's)")
     group.add_argument("--split-seed", type=int, default=0, help="seed of the validation split and of the caps")
     return parser
@@ -504,11 +645,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     synth = commands.add_parser("synth", help="generate the embedded synthetic dataset")
     synth.add_argument("--out", type=Path, default=Path("data/synthart"), help="output folder (gets train/ and test/)")
-    synth.add_argument("--scale", type=float, default=0.25, help="fraction of the real train counts (min 3 per style)")
-    synth.add_argument("--size", type=int, default=128, help="image side, pixels")
+    synth.add_argument("--scale", type=positive_float, default=0.25, help="fraction of the real train counts (min 3 per style)")
+    synth.add_argument("--size", type=image_side, default=128, help="image side, pixels")
     synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--test-fraction", type=float, default=0.15, help="test images per train image")
-    synth.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    synth.add_argument("--test-fraction", type=non_negative_float, default=0.15, help="test images per train image")
+    synth.add_argument("--workers", type=positive_int, default=None, help="processes (default: all cores)")
     synth.add_argument("--quiet", action="store_true", help="no progress bar")
     synth.set_defaults(run=cmd_synth)
 
@@ -546,26 +687,28 @@ def build_parser() -> argparse.ArgumentParser:
                                "backbone: resnet50, convnext_tiny, efficientnet_b0, resnet18")
     training.add_argument("--imbalance", default="none", choices=list(imbalance.METHODS),
                           help="class-imbalance method")
-    training.add_argument("--epochs", type=int, help="default: the profile's")
-    training.add_argument("--image-size", type=int, help="pixels (default: the profile's)")
-    training.add_argument("--batch-size", type=int, help="default: the profile's")
-    training.add_argument("--lr", type=float,
+    training.add_argument("--epochs", type=positive_int, help="default: the profile's")
+    training.add_argument("--image-size", type=image_side, help="pixels (default: the profile's)")
+    training.add_argument("--batch-size", type=positive_int, help="default: the profile's")
+    training.add_argument("--lr", type=positive_float,
                           help="peak learning rate (AdamW, warm-up + cosine); default: the profile's (1e-2), "
                                "1e-3 for a backbone's head")
-    training.add_argument("--weight-decay", type=float, default=0.05)
-    training.add_argument("--label-smoothing", type=float, default=0.0)
-    training.add_argument("--mixup", type=float, default=0.0, help="Beta(a, a) mixup strength (0: off)")
+    training.add_argument("--weight-decay", type=non_negative_float, default=0.05)
+    training.add_argument("--label-smoothing", type=fraction, default=0.0)
+    training.add_argument("--mixup", type=non_negative_float, default=0.0, help="Beta(a, a) mixup strength (0: off)")
     training.add_argument("--augment", choices=sorted(augment.PRESETS), default="art", help="augmentation recipe")
-    training.add_argument("--cache-margin", type=float, default=1.0,
+    training.add_argument("--cache-margin", type=positive_float, default=1.0,
                           help="cache images this much larger than --image-size (e.g. 1.143: 256 for 224) so "
                                "training crops are shrunk, not stretched; see benchmarks/RESULTS.md")
     training.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, metrics.json")
-    training.add_argument("--resume", type=Path, help="continue from this last.pt (same model and settings)")
+    training.add_argument("--resume", nargs="?", const=CONTINUE_RESUME, metavar="LAST_PT",
+                          help="continue --out's run (or the run of this last.pt) after an interrupt; "
+                               "the same model and settings")
     training.add_argument("--pretrained", type=Path,
                           help="backbone weights file (default: the pretrained.backbones folder of data_paths.yaml)")
     training.add_argument("--finetune", choices=("linear", "full"), default="linear",
                           help="backbones: linear probe (frozen backbone) or full fine-tuning")
-    training.add_argument("--backbone-lr-scale", type=float, default=0.1,
+    training.add_argument("--backbone-lr-scale", type=non_negative_float, default=0.1,
                           help="backbones, --finetune full: the backbone's learning rate is --lr times this")
     training.set_defaults(run=cmd_train)
 
@@ -577,7 +720,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     searching = commands.add_parser("search", parents=[data_options, run_options],
                                     help="an Optuna study chosen on validation; the best trial retrained, tested once")
-    searching.add_argument("--trials", type=int, help="trials to add to the study (default: the profile's)")
+    searching.add_argument("--trials", type=count, help="trials to add to the study (default: the profile's)")
     searching.add_argument("--storage", help="Optuna storage URL shared by every worker of the study: "
                                              "sqlite:///path.db (one machine), postgresql://... (several); "
                                              "default: sqlite:///OUT/study.db")
@@ -585,10 +728,10 @@ def build_parser() -> argparse.ArgumentParser:
     searching.add_argument("--sampler-seed", type=int,
                            help="seed of the TPE sampler (default: --seed); give each worker its own")
     searching.add_argument("--model", default="stylecnn", help="a class in models.MODELS: stylecnn or seedcnn")
-    searching.add_argument("--epochs", type=int, help="epochs per trial (default: the profile's search epochs)")
-    searching.add_argument("--image-size", type=int, help="pixels (default: the profile's)")
-    searching.add_argument("--batch-size", type=int, help="default: the profile's")
-    searching.add_argument("--cache-margin", type=float, default=1.0, help="as for train")
+    searching.add_argument("--epochs", type=positive_int, help="epochs per trial (default: the profile's search epochs)")
+    searching.add_argument("--image-size", type=image_side, help="pixels (default: the profile's)")
+    searching.add_argument("--batch-size", type=positive_int, help="default: the profile's")
+    searching.add_argument("--cache-margin", type=positive_float, default=1.0, help="as for train")
     searching.add_argument("--out", type=Path, required=True,
                            help="folder for search.json, the figures, study.db and best/ (the retrained best trial)")
     searching.set_defaults(run=cmd_search)
@@ -597,21 +740,23 @@ def build_parser() -> argparse.ArgumentParser:
                                      help="re-evaluate a classifier checkpoint on the test split")
     evaluating.add_argument("--checkpoint", type=Path, required=True)
     evaluating.add_argument("--out", type=Path, help="metrics file (default: <checkpoint>.metrics.json beside it)")
-    evaluating.add_argument("--batch-size", type=int, default=128)
+    evaluating.add_argument("--batch-size", type=positive_int, default=128)
     evaluating.set_defaults(run=cmd_evaluate)
 
     autoencode = commands.add_parser("autoencode", parents=[data_options, run_options],
                                      help="train the convolutional autoencoder (part 2)")
     autoencode.add_argument("--out", type=Path, required=True, help="folder for autoencoder.pt, figures, metrics.json")
-    autoencode.add_argument("--epochs", type=int, help="default: the profile's")
-    autoencode.add_argument("--image-size", type=int, help="pixels (default: the profile's)")
-    autoencode.add_argument("--base-channels", type=int, help="default: the profile's")
-    autoencode.add_argument("--depth", type=int, help="halvings: the latent side is image_size / 2**depth")
-    autoencode.add_argument("--latent-channels", type=int, help="default: the profile's")
-    autoencode.add_argument("--ssim-weight", type=float, default=0.0, help="weight of 1 - SSIM in the loss (0-1)")
-    autoencode.add_argument("--lr", type=float, help="default: the profile's")
-    autoencode.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decoupled weight decay")
-    autoencode.add_argument("--batch-size", type=int, help="default: the profile's")
+    autoencode.add_argument("--epochs", type=positive_int, help="default: the profile's")
+    autoencode.add_argument("--image-size", type=image_side, help="pixels (default: the profile's)")
+    autoencode.add_argument("--base-channels", type=positive_int, help="default: the profile's")
+    autoencode.add_argument("--depth", type=positive_int, help="halvings: the latent side is image_size / 2**depth")
+    autoencode.add_argument("--latent-channels", type=positive_int, help="default: the profile's")
+    autoencode.add_argument("--ssim-weight", type=fraction, default=0.0, help="weight of 1 - SSIM in the loss (0-1)")
+    autoencode.add_argument("--lr", type=positive_float, help="default: the profile's")
+    autoencode.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW decoupled weight decay")
+    autoencode.add_argument("--batch-size", type=positive_int, help="default: the profile's")
+    autoencode.add_argument("--resume", action="store_true",
+                            help="continue the run in --out after an interrupt (the same settings)")
     autoencode.set_defaults(run=cmd_autoencode)
 
     clustering = commands.add_parser("cluster", parents=[data_options, run_options],
@@ -620,20 +765,23 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--checkpoint", type=Path, help="ConvAutoencoder or StyleCNN checkpoint (not for pixels)")
     clustering.add_argument("--out", type=Path, required=True, help="folder for features, figures, metrics.json")
     clustering.add_argument("--split", choices=("test", "validation", "train"), default="test")
-    clustering.add_argument("--k", type=int, help="clusters (default: the number of styles present)")
-    clustering.add_argument("--max-items", type=int, default=1500, help="images clustered at most (random, seeded)")
-    clustering.add_argument("--pixel-side", type=int, default=16, help="side of the downscaled pixels representation")
+    clustering.add_argument("--k", type=positive_int, help="clusters (default: the number of styles present)")
+    clustering.add_argument("--max-items", type=positive_int, default=1500, help="images clustered at most (random, seeded)")
+    clustering.add_argument("--pixel-side", type=positive_int, default=16, help="side of the downscaled pixels representation")
     clustering.add_argument("--no-tsne", action="store_true", help="skip the t-SNE drawing (slow on many points)")
     clustering.set_defaults(run=cmd_cluster)
 
     styling = commands.add_parser("style", parents=[data_options, run_options],
                                   help="part 3: train and judge the style-conditioned generator")
     styling.add_argument("--out", type=Path, required=True, help="folder for generator.pt, figures, metrics.json")
-    styling.add_argument("--epochs", type=int, help="default: the profile's")
-    styling.add_argument("--style-weight", type=float, help="weight of the style loss (default: the profile's)")
-    styling.add_argument("--content-weight", type=float, default=0.0, help="weight of a deep-feature content loss")
+    styling.add_argument("--epochs", type=positive_int, help="default: the profile's")
+    styling.add_argument("--style-weight", type=non_negative_float, help="weight of the style loss (default: the profile's)")
+    styling.add_argument("--content-weight", type=non_negative_float, default=0.0, help="weight of a deep-feature content loss")
     styling.add_argument("--loss-net", type=Path,
                          help="StyleCNN checkpoint that defines the style loss (default: train one)")
+    styling.add_argument("--resume", action="store_true",
+                         help="after an interrupt: keep the finished models in --out/runs and continue the one "
+                              "that was training (the same settings)")
     styling.set_defaults(run=cmd_style)
 
     painting = commands.add_parser("paint", help="paint one picture in a style with a saved generator")
@@ -641,8 +789,8 @@ def build_parser() -> argparse.ArgumentParser:
     painting.add_argument("--image", type=Path, required=True, help="any picture (JPEG, PNG, ...)")
     painting.add_argument("--style", required=True, help="a style name, e.g. Cubism or 'Pop Art'")
     painting.add_argument("--mix-with", help="a second style to mix in")
-    painting.add_argument("--mix", type=float, default=0.5, help="weight of --mix-with (0-1)")
-    painting.add_argument("--out", type=Path, required=True, help="the PNG to write")
+    painting.add_argument("--mix", type=fraction, default=0.5, help="weight of --mix-with (0-1)")
+    painting.add_argument("--out", type=Path, required=True, help="the picture to write (.png, .jpg, .webp, ...)")
     painting.add_argument("--device", default="cpu", help="cpu, cuda, ...")
     painting.set_defaults(run=cmd_paint)
 
@@ -657,13 +805,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (config.ConfigError, DataError, CheckpointError, TrainingError, DeviceError, UsageError,
-            LoraError, WeightsError, FileNotFoundError) as exc:
+            LoraError, WeightsError, SearchError, DiskFullError, FileNotFoundError) as exc:
         # The project's own errors already say what to do; a traceback would bury that.
         # Anything else (a bug, a library error) keeps its traceback.
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        # Training runs save their last finished epoch before this arrives here
+        # (engine.RunInterrupted names which); nothing unfinished was written as a result.
+        said = f": {exc}" if str(exc) else ""
+        print(f"interrupted{said}. Nothing unfinished was reported. Run the same command again with --resume "
+              f"to continue (finished runs are kept).", file=sys.stderr)
         return 130
 
 

@@ -7,8 +7,8 @@ returns a :class:`Paths` with every relative path resolved against the file's fo
 browser suite point it at a temporary folder, so they never touch a report's results.
 Inside it, each dataset and profile has its own folder (:meth:`Paths.run_outputs`):
 a ``smoke`` run cannot overwrite the checkpoints of a ``full`` one.
-Every mistake in the file raises one :class:`ConfigError` that names the key, its
-line, the path and what to do about it.
+Every mistake in the file (a key given twice, at any level, included) raises one
+:class:`ConfigError` that names the key, its line, the path and what to do about it.
 
 ``get_profile()`` returns the :class:`Profile` chosen by ``$WIKIART_PROFILE`` (or the
 notebook's parameter cell): ``smoke`` for tests, ``demo`` for a laptop CPU on the
@@ -108,6 +108,36 @@ def _line_numbers(node: yaml.Node, prefix: tuple[str, ...] = ()) -> dict[tuple[s
     return lines
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A key given twice in one mapping: ``key`` (as written), the 1-based ``lines`` of both."""
+
+    def __init__(self, key: str, first: int, second: int):
+        super().__init__(f"key {key!r} on lines {first} and {second}")
+        self.key, self.first, self.second = key, first, second
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping, at any level.
+
+    PyYAML silently keeps the last of two ``dataset:`` lines, so an edit appended below
+    an old line (or an old one left in) would win or lose without a word."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # "<<: *anchor" may be followed by keys that override it, on purpose
+                key = self.construct_object(key_node, deep=True)  # so "1" and "0x1" are the same key
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(str(key_node.value), seen[key], key_node.start_mark.line + 1)
+                    seen[key] = key_node.start_mark.line + 1
+                except TypeError:
+                    continue  # an unhashable key: SafeLoader itself refuses it below
+        return super().construct_mapping(node, deep=deep)
+
+
 class _Reader:
     """Reads values out of the parsed YAML and names key + line in every error."""
 
@@ -115,13 +145,23 @@ class _Reader:
         self.source = source
         text = source.read_text(encoding="utf-8")
         try:
-            self.data = yaml.safe_load(text) or {}
-            root = yaml.compose(text)
+            root = yaml.compose(text, Loader=_UniqueKeyLoader)
+            self.lines = _line_numbers(root) if root is not None else {}
+            self.data = yaml.load(text, Loader=_UniqueKeyLoader) or {}  # a SafeLoader: no Python objects
+        except _DuplicateKey as duplicate:
+            raise ConfigError(f"{self.key_of(duplicate)} is given twice, on lines {duplicate.first} and "
+                              f"{duplicate.second} (YAML would silently keep the second). Fix: delete the line "
+                              f"you do not mean") from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"{source}: not valid YAML ({exc}). Fix the syntax at the line shown.") from exc
         if not isinstance(self.data, dict):
             raise ConfigError(f"{source}: expected a mapping of keys (dataset, datasets, ...), got {type(self.data).__name__}.")
-        self.lines = _line_numbers(root) if root is not None else {}
+
+    def key_of(self, duplicate: _DuplicateKey) -> str:
+        """"<file>, key 'datasets.mine.train'" for a duplicate: its full path is the one whose
+        (last-kept) line is the second occurrence's; just the key where none is (a list item)."""
+        paths = [path for path, line in self.lines.items() if line == duplicate.second and path[-1] == duplicate.key]
+        return f"{self.source}, key '{'.'.join(paths[0]) if paths else duplicate.key}'"
 
     def where(self, *key_path: str) -> str:
         line = self.lines.get(tuple(key_path))
@@ -171,8 +211,8 @@ def load_paths(path: str | os.PathLike | None = None, dataset: str | None = None
         ``pretrained`` (name → Path).
 
     Raises:
-        ConfigError: unknown or missing key, wrong type, unknown dataset name, or a
-            real (non-synthetic) dataset folder that does not exist; the message
+        ConfigError: unknown, missing or duplicated key, wrong type, unknown dataset name,
+            or a real (non-synthetic) dataset folder that does not exist; the message
             names the key, its line, the path and the fix.
     """
     source = find_paths_file(path)

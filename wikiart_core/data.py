@@ -46,8 +46,24 @@ class SkippedFilesWarning(UserWarning):
 # --------------------------------------------------------------------------- decoding
 
 
-class _Refused(Exception):
-    """A file that is not a usable image; the message is the reason shown to the user."""
+class ImageRefused(Exception):
+    """A file that is not a usable image; the message is the reason shown to the user
+    (the caller adds the path)."""
+
+
+# The largest image side the workbook decodes or builds a model for: far above WikiArt's
+# 416 px, and a bound on what a number read from a file can make it allocate.
+MAX_IMAGE_SIDE = 2048
+
+
+def check_image_size(size, where: str) -> int:
+    """``size`` as an int when it is a whole number of pixels in [8, MAX_IMAGE_SIDE], else
+    DataError naming ``where`` it came from (a checkpoint, a flag)."""
+    if isinstance(size, bool) or not isinstance(size, (int, float)) or size != int(size) \
+            or not 8 <= int(size) <= MAX_IMAGE_SIDE:
+        raise DataError(f"{where}: image size {size!r} is not a whole number of pixels between 8 and "
+                        f"{MAX_IMAGE_SIDE}. Fix: use a file written by this workbook, or a size in that range.")
+    return int(size)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -77,15 +93,15 @@ def decode_image(path: str | os.PathLike, image_size: int) -> np.ndarray:
     ``image_size`` and the centre cropped square.
 
     Raises:
-        _Refused: with a one-line reason, for anything that is not a usable image.
+        ImageRefused: with a one-line reason, for anything that is not a usable image.
     """
     path = Path(path)
     try:
         size_bytes = path.stat().st_size
     except OSError as exc:  # broken symlink, symlink loop, vanished file
-        raise _Refused(f"cannot be read ({exc.strerror or exc})") from None
+        raise ImageRefused(f"cannot be read ({exc.strerror or exc})") from None
     if size_bytes == 0:
-        raise _Refused("empty file (0 bytes)")
+        raise ImageRefused("empty file (0 bytes)")
     try:
         with warnings.catch_warnings():
             # A DecompressionBombWarning (between 1x and 2x Pillow's limit) is a refusal here too.
@@ -93,7 +109,7 @@ def decode_image(path: str | os.PathLike, image_size: int) -> np.ndarray:
             with Image.open(path) as image:
                 width, height = image.size
                 if Image.MAX_IMAGE_PIXELS and width * height > Image.MAX_IMAGE_PIXELS:
-                    raise _Refused(f"decompression bomb: header claims {width}x{height} pixels, "
+                    raise ImageRefused(f"decompression bomb: header claims {width}x{height} pixels, "
                                    f"above Pillow's limit of {Image.MAX_IMAGE_PIXELS}")
                 if image.format == "JPEG":
                     # draft() picks the largest 1/2, 1/4, 1/8 scale that stays >= the request.
@@ -102,19 +118,19 @@ def decode_image(path: str | os.PathLike, image_size: int) -> np.ndarray:
                 image.load()
                 # EXIF parsing and mode conversion can still meet corrupt data: same handler.
                 image = _to_rgb(ImageOps.exif_transpose(image))
-    except _Refused:
+    except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise _Refused(f"decompression bomb ({exc})") from None
+        raise ImageRefused(f"decompression bomb ({exc})") from None
     except Image.UnidentifiedImageError:
-        raise _Refused("not an image Pillow can identify") from None
+        raise ImageRefused("not an image Pillow can identify") from None
     except OSError as exc:
         message = str(exc)
         if "truncated" in message.lower():
-            raise _Refused("truncated image file") from None
-        raise _Refused(f"cannot be decoded ({message})") from None
+            raise ImageRefused("truncated image file") from None
+        raise ImageRefused(f"cannot be decoded ({message})") from None
     except (ValueError, SyntaxError, struct.error) as exc:  # corrupt headers and chunks
-        raise _Refused(f"corrupt image ({type(exc).__name__}: {exc})") from None
+        raise ImageRefused(f"corrupt image ({type(exc).__name__}: {exc})") from None
     # From here on the pixels are valid: errors are bugs and must surface, not be "refused".
     image = ImageOps.fit(image, (image_size, image_size), Image.Resampling.BICUBIC)
     array = np.asarray(image, dtype=np.uint8)
@@ -284,7 +300,7 @@ class WikiArtDataset(torch.utils.data.Dataset):
             try:
                 images[index] = decode_image(files[index].path, self.image_size)
                 ok[index] = True
-            except _Refused as exc:
+            except ImageRefused as exc:
                 reasons[index] = str(exc)
 
         workers = workers or os.cpu_count() or 1

@@ -40,13 +40,42 @@ import torch
 from torch import nn
 
 from . import checkpoint as checkpoints
-from . import data
+from . import data, files
 from .device import pick_device
 from .tasks import EpochRandom, Task
 
 
 class TrainingError(RuntimeError):
     """Training cannot go on; the message says where it stopped and what to change."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A job of several training runs (Part 3's, a search's retrain) stopped because one
+    of its runs was interrupted: raised after that run went back to its last finished
+    epoch, so that nothing after it trains or reports on an unfinished model. The
+    message names the run and its last.pt; the command line exits 130 with it."""
+
+
+def raise_if_interrupted(history: "History", what: str) -> None:
+    """Raise :class:`RunInterrupted` when ``history`` (of the run called ``what``) was interrupted."""
+    if history.interrupted:
+        done = history.records[-1].epoch if history.records else 0
+        saved = f"; its last finished epoch ({done}) is in {history.checkpoint}" if history.checkpoint else ""
+        raise RunInterrupted(f"{what} was interrupted{saved}")
+
+
+# An epoch whose mean training loss is this many times its first batch's has diverged,
+# even when every value is finite: its weights are never kept as best.pt.
+DIVERGENCE_FACTOR = 10.0
+
+
+def lower_lr_advice(lr: float) -> str:
+    """What to try after a divergence at peak learning rate ``lr``."""
+    advice = f"lower the learning rate (lr={lr:g}; try lr={lr / 10:.2g}, ten times lower)"
+    if lr > 0.1:
+        # An lr far outside the usual range is more likely a typo than a tuning question.
+        advice += "; AdamW is usually run with lr between 1e-4 and 1e-2"
+    return advice
 
 
 @dataclass
@@ -287,9 +316,15 @@ class _RunCheckpoints:
         meta = {**self.fixed_meta, "epoch": epoch, "best": best, "history": history.to_dict(),
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "sampler_generator": generator.get_state() if isinstance(generator, torch.Generator) else None}
-        last = checkpoints.save_checkpoint(self.folder / "last.pt", self.model, **meta)
-        if improved:
-            checkpoints.save_checkpoint(self.folder / "best.pt", self.model, **meta)
+        try:
+            last = checkpoints.save_checkpoint(self.folder / "last.pt", self.model, **meta)
+            if improved:
+                checkpoints.save_checkpoint(self.folder / "best.pt", self.model, **meta)
+        except files.DiskFullError as error:
+            raise files.DiskFullError(
+                f"{error}. Training stopped after epoch {epoch}, which could not be saved; {self.folder / 'last.pt'} "
+                f"still holds the last epoch that was. Continue from it with --resume (fit(resume=...)) once "
+                f"there is space.") from None
         return last
 
     def restore_last(self) -> int:
@@ -335,6 +370,7 @@ def _resume(path, model, task: Task, optimizer, scheduler, sampler, device, log)
 
 
 AUTO_RESUME = "auto"
+CONTINUE_RESUME = "continue"
 
 
 def _last_state(checkpoint_dir) -> tuple[Path | None, dict | None, str | None]:
@@ -349,8 +385,25 @@ def _last_state(checkpoint_dir) -> tuple[Path | None, dict | None, str | None]:
         return last, None, str(error)
 
 
+def _differences(saved: dict, wanted: dict) -> list[str]:
+    """'key: saved -> now' for every key of ``wanted`` whose value differs (one level into dicts)."""
+    differences = []
+    for key, value in wanted.items():
+        before = saved.get(key)
+        if before == value:
+            continue
+        if isinstance(value, dict) and isinstance(before, dict):
+            differences += [f"{key}.{inner}: {before.get(inner)!r} -> {value.get(inner)!r}"
+                            for inner in sorted(set(value) | set(before)) if before.get(inner) != value.get(inner)]
+        else:
+            shown = [repr(v) if len(repr(v)) <= 60 else f"{type(v).__name__} of {len(v) if hasattr(v, '__len__') else '?'}"
+                     for v in (before, value)]
+            differences.append(f"{key}: {shown[0]} -> {shown[1]}")
+    return differences
+
+
 def same_run_checkpoint(last: Path | None, state: dict | None, model: nn.Module, fixed_meta: dict | None,
-                        log=print) -> Path | None:
+                        log=print, strict: bool = False) -> Path | None:
     """``last`` (a run's last.pt, read into ``state``) when it is a resumable state of
     exactly this run (the same model class and constructor arguments, task,
     hyperparameters, data and every other recorded value), else None.
@@ -366,6 +419,11 @@ def same_run_checkpoint(last: Path | None, state: dict | None, model: nn.Module,
     differs = sorted(key for key, value in wanted.items() if state.get(key) != value)
     if state.get("optimizer") is None or state.get("epoch") is None:
         differs.append("training state")
+    if differs and strict:
+        details = _differences(state, wanted) or ["no training state (optimizer, epoch) saved"]
+        raise checkpoints.CheckpointError(
+            f"cannot resume {last}: it was trained with other settings ({'; '.join(details)}; saved -> now). "
+            f"Fix: resume with the settings it was started with, or write this run to another folder (--out).")
     if differs:
         log(f"{last} is from another setup ({', '.join(differs)} differ): starting afresh")
         return None
@@ -418,13 +476,16 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
             best.pt (when the task's validation metric improves); makes interrupts safe.
         resume: a last.pt written by fit: continues at the epoch after it. ``"auto"``:
             ``checkpoint_dir/last.pt`` when it holds this very run (:func:`same_run_checkpoint`),
-            else a fresh start (also without a checkpoint_dir).
+            else a fresh start (also without a checkpoint_dir). ``"continue"`` (a command's
+            ``--resume``): the same, but a last.pt of other settings, or one that cannot be
+            read, is refused (CheckpointError naming what differs) instead of replaced.
         meta: plain values stored in every checkpoint (profile, validation file list, ...).
         on_epoch_end: called with each EpochRecord (live plots).
         log: where the condensed log lines go (one per epoch).
 
     Raises:
-        TrainingError: non-finite loss (names epoch and batch) or CUDA out of memory.
+        TrainingError: non-finite loss (names epoch and batch), a diverged epoch, or CUDA out of memory.
+        files.DiskFullError: a checkpoint could not be written; the previous one is intact.
         DeviceError: a named device that is not there.
     """
     if config is None:
@@ -453,11 +514,14 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
                       "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
                       "hyperparameters": {**asdict(config), "amp": use_amp,
                                           "sampler": None if sampler is None else type(sampler).__name__}}
-    last, last_state, unreadable = _last_state(checkpoint_dir) if resume in (None, AUTO_RESUME) else (None,) * 3
-    if resume == AUTO_RESUME:
+    automatic = resume in (AUTO_RESUME, CONTINUE_RESUME)
+    last, last_state, unreadable = _last_state(checkpoint_dir) if resume is None or automatic else (None,) * 3
+    if automatic:
+        if unreadable and resume == CONTINUE_RESUME:
+            raise checkpoints.CheckpointError(f"cannot resume: {unreadable}")
         if unreadable:
             log(f"not resuming from {last} ({unreadable}); starting afresh")
-        resume = same_run_checkpoint(last, last_state, model, fixed_meta, log)
+        resume = same_run_checkpoint(last, last_state, model, fixed_meta, log, strict=resume == CONTINUE_RESUME)
     if resume is None:
         refuse_other_profile_or_dataset(last, last_state, fixed_meta)
         task.prepare(model, train_data, config.seed)
@@ -506,8 +570,7 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
             history.records = [record for record in history.records if record.epoch <= done]
             log(f"interrupted: any partial epoch was discarded; the model is back at the end of epoch "
                 f"{done}/{config.epochs}, saved in {history.checkpoint}. Resume with "
-                f"fit(..., resume={str(history.checkpoint)!r}) or `python -m wikiart_core train ... "
-                f"--resume {history.checkpoint}`.")
+                f"fit(..., resume={str(history.checkpoint)!r}), or run the same command again with --resume.")
         else:
             log(f"interrupted after {len(history.records)} complete epoch(s) of {config.epochs}; the model keeps "
                 f"the weights it had when stopped (no checkpoint_dir, so nothing to go back to or resume from).")
@@ -554,6 +617,7 @@ def train_one_epoch(model: nn.Module, task: Task, train_data, optimizer, schedul
     check_every = 25 if cuda else 1
     unchecked: list[tuple[int, torch.Tensor, dict[str, torch.Tensor]]] = []
     loss_sum, part_sums, images_seen = 0.0, {}, 0
+    first_batch = None  # (loss sum, images) of the epoch's first batch: the divergence reference
     bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", leave=False, disable=not progress, unit="batch")
     try:
         for step, (images, labels) in enumerate(read_batches(train_data, order, config.batch_size, steps,
@@ -577,6 +641,8 @@ def train_one_epoch(model: nn.Module, task: Task, train_data, optimizer, schedul
                     f"using the GPU (nvidia-smi).") from exc
             size = x.shape[0]
             unchecked.append((step, batch_loss.detach() * size, {k: v.detach() * size for k, v in parts.items()}))
+            if first_batch is None:
+                first_batch = (unchecked[0][1], size)
             images_seen += size
             if len(unchecked) >= check_every or step == steps:
                 loss_sum += _check_finite(unchecked, epoch, lr=config.lr, part_sums=part_sums)
@@ -590,8 +656,22 @@ def train_one_epoch(model: nn.Module, task: Task, train_data, optimizer, schedul
     if cuda:
         torch.cuda.synchronize(device)
     seen = max(images_seen, 1)
+    if first_batch is not None:
+        _check_not_diverged(loss_sum / seen, float(first_batch[0]) / first_batch[1], epoch, config.lr)
     return (loss_sum / seen, {name: value / seen for name, value in part_sums.items()}, images_seen,
             time.perf_counter() - started)
+
+
+def _check_not_diverged(epoch_loss: float, first_loss: float, epoch: int, lr: float) -> None:
+    """Raise TrainingError when the epoch's mean loss per image is more than
+    :data:`DIVERGENCE_FACTOR` times its first batch's: the weights blew up although every
+    loss was finite (an lr of 1e3), and must not be validated, saved or kept as best.pt."""
+    if first_loss > 1e-6 and epoch_loss > DIVERGENCE_FACTOR * first_loss:
+        raise TrainingError(
+            f"training diverged in epoch {epoch}: its mean loss ({epoch_loss:.4g}) is more than "
+            f"{DIVERGENCE_FACTOR:g} times its first batch's ({first_loss:.4g}). Fix: {lower_lr_advice(lr)}. "
+            f"Nothing of this epoch was saved; with a checkpoint_dir the model was put back to the end of the "
+            f"last complete epoch.")
 
 
 def _check_finite(unchecked, epoch: int, lr: float, part_sums: dict[str, float]) -> float:
@@ -601,8 +681,8 @@ def _check_finite(unchecked, epoch: int, lr: float, part_sums: dict[str, float])
     for (step, _, _), value in zip(unchecked, values):
         if not math.isfinite(value):
             raise TrainingError(
-                f"the loss became {value} at epoch {epoch}, batch {step}: training diverged. Fix: lower the "
-                f"learning rate (lr={lr:g}; try lr={lr / 3:.2g}), or check the inputs and the loss function. "
+                f"the loss became {value} at epoch {epoch}, batch {step}: training diverged. Fix: "
+                f"{lower_lr_advice(lr)}, or check the inputs and the loss function. "
                 f"With a checkpoint_dir the model was put back to the end of the last complete epoch.")
     for _, _, parts in unchecked:
         for name, value in parts.items():

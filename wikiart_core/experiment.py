@@ -18,7 +18,6 @@ reproduced and its split rebuilt.
 from __future__ import annotations
 
 import inspect
-import json
 import time
 import weakref
 from dataclasses import asdict, dataclass, field, fields
@@ -28,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from . import engine, evaluate, imbalance, models, tasks
+from . import engine, evaluate, files, imbalance, models, tasks
 from .data import Splits
 
 TASKS = ("classify", "reconstruct")
@@ -139,10 +138,7 @@ class RunResult:
                    split=values.get("split", {}), seconds=values.get("seconds", 0.0))
 
     def save_json(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-        return path
+        return files.write_json(path, self.to_dict())
 
 
 # --------------------------------------------------------------------------- building the pieces

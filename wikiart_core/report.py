@@ -7,15 +7,23 @@ save it with its outputs (the committed notebooks are the report), then write
 of every part, from ``outputs/*/results.json``, with a thumbnail of each part's key
 figure: the cell tagged ``key-figure``) and ``reports/REPORT.md`` with its figures in
 ``reports/figures/``.
+
+Every file is written atomically (``files``): an interrupted ``make report`` leaves the
+previous page or notebook, never half of one. Every value the landing page takes from a
+results.json or a notebook is HTML-escaped: those files are data, not markup.
 """
 from __future__ import annotations
 
 import html
+import io
 import os
 import re
 import shutil
 import time
+import urllib.parse
 from pathlib import Path
+
+from . import files
 
 NOTEBOOK_PATTERN = "[0-9][0-9]_*.py"
 
@@ -57,8 +65,16 @@ def sync_notebook(script: Path) -> Path:
     ipynb = script.with_suffix(".ipynb")
     if ipynb.exists():
         keep_cell_ids(notebook, nbformat.read(ipynb, as_version=4))
-    jupytext.write(notebook, ipynb)
+    _write_notebook(ipynb, lambda stream: jupytext.write(notebook, stream, fmt="ipynb"))
     return ipynb
+
+
+def _write_notebook(ipynb: Path, write) -> Path:
+    """``write(text stream)`` (nbformat's or jupytext's writer) into ``ipynb`` atomically:
+    an interrupt while a notebook of megabytes of figures is written keeps the old one."""
+    buffer = io.StringIO()
+    write(buffer)
+    return files.write_text(ipynb, buffer.getvalue())
 
 
 def update_inputs(script: Path) -> Path:
@@ -84,7 +100,7 @@ def update_inputs(script: Path) -> Path:
             previous = old_outputs[cell.source.strip()].pop(0)
             cell.outputs, cell.execution_count = previous.outputs, previous.execution_count
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, ipynb)
+    _write_notebook(ipynb, lambda stream: nbformat.write(notebook, stream))
     return ipynb
 
 
@@ -161,7 +177,7 @@ def execute_notebook(ipynb: Path, timeout_s: int | None = 3600, log=print) -> fl
     notebook.metadata[EXECUTION_METADATA_KEY] = {"profile": config.get_profile().name,
                                                  "dataset": config.load_paths().dataset,
                                                  "date": time.strftime("%Y-%m-%d")}
-    nbformat.write(notebook, ipynb)
+    _write_notebook(ipynb, lambda stream: nbformat.write(notebook, stream))
     return time.perf_counter() - start
 
 
@@ -204,32 +220,45 @@ def read_results(outputs_dir: Path | None) -> dict[str, dict]:
 
 
 def _data_words(values: dict) -> str:
-    return f"{values['dataset']} ({'synthetic, not WikiArt' if values.get('synthetic_data') else 'real'})"
+    return f"{values.get('dataset', '?')} ({'synthetic, not WikiArt' if values.get('synthetic_data') else 'real'})"
+
+
+def _text(value) -> str:
+    """``value`` (any JSON value: a number, a list...) as HTML text: ``str`` then escaped,
+    quotes included, so it is also safe inside an attribute."""
+    return html.escape(str(value), quote=True)
+
+
+def _link(path: str) -> str:
+    """A relative file path for ``href``/``src``: percent-encoded (a '#', '?' or space in a
+    notebook's name would cut the link short) and escaped."""
+    return _text(urllib.parse.quote(path))
+
+
+def _landing_row(entry: dict) -> str:
+    """One part's row of the landing page; every value in it escaped."""
+    values = entry["results"] or {}
+    page = _link(entry["page"])
+    thumbnail = (f'<a href="{page}"><img src="{_link(entry["thumbnail"])}" alt="key figure of '
+                 f'{_text(entry["stem"])}" width="260"></a>' if entry["thumbnail"] else "")
+    cells = [f'<a href="{page}">{_text(entry["stem"])}</a><br><small>{_text(entry["title"])}</small>',
+             _text(values.get("headline", "no results.json: run the notebook")),
+             _text(_data_words(values)) if values else "", _text(values.get("profile", "")),
+             _text(values.get("seeds", "")), _text(values.get("date", "")), thumbnail]
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
 def _landing_page(entries: list[dict], profile: str) -> str:
     """index.html: what was found (one row per part, from results.json), a thumbnail of
     each part's key figure, and the links. No script and no CDN: it reads offline."""
-    rows = []
-    for entry in entries:
-        values = entry["results"] or {}
-        thumbnail = (f'<a href="{entry["page"]}"><img src="{entry["thumbnail"]}" alt="key figure of '
-                     f'{html.escape(entry["stem"])}" width="260"></a>' if entry["thumbnail"] else "")
-        rows.append(
-            "<tr>"
-            f'<td><a href="{entry["page"]}">{html.escape(entry["stem"])}</a><br><small>{html.escape(entry["title"])}'
-            "</small></td>"
-            f"<td>{html.escape(values.get('headline', 'no results.json: run the notebook'))}</td>"
-            f"<td>{html.escape(_data_words(values)) if values else ''}</td>"
-            f"<td>{html.escape(str(values.get('profile', '')))}</td><td>{values.get('seeds', '')}</td>"
-            f"<td>{html.escape(str(values.get('date', '')))}</td><td>{thumbnail}</td></tr>")
+    rows = [_landing_row(entry) for entry in entries]
     style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px;vertical-align:top}"
              "th{background:#f3f3f3;text-align:left}")
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>wikiart-lab report</title>"
         f"<style>{style}</style></head><body>\n<h1>wikiart-lab report</h1>\n"
-        f"<p>Notebooks executed top to bottom in the <code>{html.escape(profile)}</code> profile on "
+        f"<p>Notebooks executed top to bottom in the <code>{_text(profile)}</code> profile on "
         f"{time.strftime('%Y-%m-%d %H:%M')}. Each result below is the sentence its notebook rendered from "
         "its own numbers (validation chose, test was scored once; baselines and intervals are in the pages). "
         "Unless the data column says <em>real</em>, the numbers come from the embedded synthetic data, "
@@ -258,24 +287,22 @@ def export(notebooks: list[Path], out_dir: Path, outputs_dir: Path | None = None
     for ipynb in notebooks:
         notebook = nbformat.read(ipynb, as_version=4)
         body, _ = html_exporter.from_notebook_node(notebook)
-        (out_dir / f"{ipynb.stem}.html").write_text(body, encoding="utf-8")
+        files.write_text(out_dir / f"{ipynb.stem}.html", body)
         text, resources = markdown_exporter.from_notebook_node(
             notebook, resources={"output_files_dir": f"figures/{ipynb.stem}"})
         for name, content in resources.get("outputs", {}).items():
-            target = out_dir / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
+            _write_bytes(out_dir / name, content)
         markdown_parts.append(text)
         thumbnail = None
         figure = key_figure(notebook)
         if figure is not None:
             thumbnail = f"thumbnails/{ipynb.stem}.{figure[1]}"
-            (out_dir / thumbnail).write_bytes(figure[0])
+            _write_bytes(out_dir / thumbnail, figure[0])
         entries.append({"stem": ipynb.stem, "title": _title(notebook) or ipynb.stem, "page": f"{ipynb.stem}.html",
                         "thumbnail": thumbnail, "results": results.get(ipynb.stem)})
     profile = os.environ.get("WIKIART_PROFILE", "demo")
     index = out_dir / "index.html"
-    index.write_text(_landing_page(entries, profile), encoding="utf-8")
+    files.write_text(index, _landing_page(entries, profile))
     table = ["| part | result | data | profile | seeds | date |", "|---|---|---|---|---|---|"]
     for entry in entries:
         values = entry["results"] or {}
@@ -285,8 +312,13 @@ def export(notebooks: list[Path], out_dir: Path, outputs_dir: Path | None = None
     front = ("# wikiart-lab report\n\nEach result is the sentence its notebook rendered from its own numbers. "
              "Unless the data column says *real*, the numbers come from the embedded synthetic data, not from "
              "WikiArt.\n\n" + "\n".join(table))
-    (out_dir / "REPORT.md").write_text("\n\n---\n\n".join([front, *markdown_parts]), encoding="utf-8")
+    files.write_text(out_dir / "REPORT.md", "\n\n---\n\n".join([front, *markdown_parts]))
     return index
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    """``data`` to ``path`` atomically (its folder created)."""
+    return files.atomic_write(path, lambda handle: handle.write(data))
 
 
 README_BEGIN = "<!-- results:begin (generated by make report from outputs/*/results.json) -->"
@@ -317,8 +349,7 @@ def update_readme_results(readme: Path, outputs_dir: Path) -> None:
         return
     before, rest = text.split(README_BEGIN, 1)
     _, after = rest.split(README_END, 1)
-    readme.write_text(f"{before}{README_BEGIN}\n{results_table_markdown(outputs_dir)}\n{README_END}{after}",
-                      encoding="utf-8")
+    files.write_text(readme, f"{before}{README_BEGIN}\n{results_table_markdown(outputs_dir)}\n{README_END}{after}")
     print(f"results table written into {readme}")
 
 

@@ -10,13 +10,14 @@ WikiArt. ``make report`` builds the README's results table from the same files
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from . import files
 
 
 def results_path(notebook: str, paths, profile) -> Path:
@@ -63,13 +64,12 @@ def save(notebook: str, paths, profile, values: dict, *, headline: str, seeds: i
     ``headline``: one sentence rendered from the values, for the README table and the
     report's landing page. ``seeds``: how many seeds the headline numbers average."""
     path = results_path(notebook, paths, profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # The bookkeeping keys come last, so a value of the same name cannot replace them.
     record = {**_plain(values), "notebook": notebook, "profile": getattr(profile, "name", profile),
               "dataset": paths.dataset, "synthetic_data": paths.synth is not None, "seeds": seeds,
               "date": time.strftime("%Y-%m-%d"), "headline": headline}
-    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    return path
+    # Atomic: an interrupt or a full disk keeps the previous results.json whole.
+    return files.write_json(path, record)
 
 
 def show(markdown: str):

@@ -18,15 +18,26 @@ machine, a PostgreSQL URL for several) it outlives the process: calling
 :func:`run_study` again with the same storage and study name continues the study
 (``trials`` more trials), and several processes (one per GPU, or per machine) pointed
 at the same storage and name share it. Without a storage the study is kept in memory.
+
+Before any trial trains, :func:`check_storage` makes sure the storage can hold the
+study, and :func:`run_study` that the trial counts are whole numbers, 0 or more; each
+problem (an in-memory SQLite URL, a folder that cannot be written, a damaged study.db,
+a database driver that is not installed, a server that does not answer) ends in one
+:class:`SearchError` that names the file or URL (password hidden) and the fix.
 """
 from __future__ import annotations
 
 import contextlib
 import inspect
 import math
+import numbers
+import os
+import sqlite3
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -36,6 +47,14 @@ from .data import Splits
 
 # Spec fields a study may differ in between its sessions without changing what a trial means.
 _SPEC_FIELDS_FREE = ("name", "device")
+
+
+class SearchError(ValueError):
+    """A search that cannot start as asked: a trial count that is not a whole number, 0
+    or more, or a study storage that cannot keep the study (in memory, a folder that
+    cannot be written, a damaged SQLite file, a database driver that is not installed,
+    a server that does not answer). The message names the count or the storage (its
+    password hidden) and the fix; it is raised before any trial trains."""
 
 
 @dataclass(frozen=True)
@@ -200,16 +219,194 @@ def redact_password(url: str | None) -> str | None:
         return url.split("://")[0] + "://***@" + url.rsplit("@", 1)[1]
 
 
-def storage_url(storage: str | None) -> str | None:
+def storage_url(storage: str | os.PathLike | None) -> str | None:
     """An RDB URL for ``storage``: a URL stays as it is (``sqlite:///...``,
-    ``postgresql://...``); a plain file path becomes ``sqlite:///<absolute path>``."""
+    ``postgresql://...``); a plain file path becomes ``sqlite:///<absolute path>``.
+    Nothing is created here (:func:`check_storage` creates the folder)."""
     if storage is None or "://" in str(storage):
         return None if storage is None else str(storage)
-    from pathlib import Path
+    return f"sqlite:///{Path(storage).expanduser().resolve()}"
 
-    path = Path(storage).expanduser().resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{path}"
+
+# ----------------------------------------------------------------- checking the storage
+
+_SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite 3 database
+# Python modules of the usual SQLAlchemy drivers -> the package that provides them.
+_DRIVER_PACKAGES = {"psycopg": "psycopg[binary]", "psycopg2": "psycopg2-binary", "MySQLdb": "mysqlclient",
+                    "pymysql": "PyMySQL", "mysql": "mysql-connector-python", "oracledb": "oracledb",
+                    "cx_Oracle": "cx_Oracle", "pyodbc": "pyodbc", "pymssql": "pymssql"}
+_A_FILE = "Fix: give a file, e.g. --storage sqlite:///runs/search/study.db (or leave --storage out: --out/study.db)"
+
+
+def check_storage(storage: str | os.PathLike) -> str:
+    """The RDB URL of ``storage`` (see :func:`storage_url`) once it is known to be able to
+    keep a study; called by :func:`run_study` before any trial trains.
+
+    SQLite: the URL names a file (not ``sqlite://``, ``sqlite:///`` or ``:memory:``, whose
+    study would vanish with the process), its folder exists or is created and can be
+    written, and an existing file is a readable, undamaged SQLite database. Other URLs:
+    SQLAlchemy knows the database and its driver is installed (no connection is made here).
+
+    Raises:
+        SearchError: what is wrong, the file or URL (password hidden) and the fix."""
+    url = storage_url(storage)
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+    except Exception as error:  # sqlalchemy's ArgumentError, or a value that is no URL at all
+        raise SearchError(f"--storage {redact_password(url)}: not a database URL ({error}). "
+                          f"Fix: sqlite:///path/study.db, or postgresql://user:password@host/database") from None
+    if parsed.get_backend_name() != "sqlite":
+        _check_driver(url)
+        return url
+    path = _sqlite_path(parsed)
+    if path is None:
+        raise SearchError(f"--storage {url} is an SQLite database in memory: the study and its trials would be "
+                          f"lost when the process ends, and could not be continued. {_A_FILE}")
+    _check_folder(path)
+    if path.exists():
+        _check_sqlite_file(path)
+    return url
+
+
+def _sqlite_path(parsed) -> Path | None:
+    """The file an SQLite URL names (relative: to the working folder, as SQLite takes it);
+    None for a database in memory."""
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:") or parsed.query.get("mode") == "memory":
+        return None
+    if database.startswith("file:") and parsed.query.get("uri") == "true":  # an SQLite URI filename
+        database = database[len("file:"):]
+    # Absolute for the messages; relative to the working folder, as SQLite takes it (no ~ expansion).
+    return Path(os.path.abspath(database))
+
+
+def _check_folder(path: Path) -> None:
+    """Create ``path``'s folder if needed and make sure a file can be written in it
+    (SQLite also writes its journal next to the database, so the folder must be writable
+    even when the file exists)."""
+    folder = path.parent
+    if path.is_dir():
+        raise SearchError(f"--storage {path} is a folder, not a file. Fix: name a file in it, e.g. "
+                          f"--storage sqlite:///{path.resolve() / 'study.db'}")
+    existing = next(parent for parent in (folder, *folder.parents) if parent.exists())
+    if not existing.is_dir():  # mkdir would only say "File exists"
+        raise SearchError(f"cannot create the folder {folder} for the study file {path.name}: {existing} is a file. "
+                          f"Fix: a --storage (or --out) whose folders are folders")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SearchError(f"cannot create the folder {folder} for the study file {path.name} "
+                          f"({error.strerror or error}). Fix: a --storage (or --out) in a folder you can "
+                          f"write") from None
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".write-test-"):
+            pass  # a real write, not os.access: that says yes to root on a read-only disk
+    except OSError as error:
+        raise SearchError(f"cannot write in {folder}, the folder of the study file {path.name} "
+                          f"({error.strerror or error}). Fix: a --storage (or --out) in a folder you can write, "
+                          f"or write permission on that one") from None
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise SearchError(f"the study file {path} cannot be read and written by this user. Fix: give yourself "
+                          f"read and write permission on it, or a --storage (or --out) of your own")
+
+
+def _damaged(path: Path, why: str) -> SearchError:
+    return SearchError(f"the study file {path} is not a readable SQLite database ({why}), so its study cannot be "
+                       f"continued. Fix: move that file away (or use another --out or --storage) to start a new "
+                       f"study, or put back a good copy of it")
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """An existing ``path`` must be an undamaged SQLite database: an empty file is one to
+    SQLite (a new study goes into it); anything else starts with the SQLite header and
+    passes SQLite's quick check: the schema page alone can look fine in a file cut short
+    or with a page overwritten, which Optuna would only trip over in the middle of a study."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as error:
+        raise SearchError(f"cannot read the study file {path} ({error.strerror or error}). Fix: read "
+                          f"permission on it, or another --storage (or --out)") from None
+    if not header:
+        return
+    if header != _SQLITE_HEADER:
+        raise _damaged(path, "it does not start with the SQLite header")
+    try:
+        connection = sqlite3.connect(path, timeout=10)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+            problems = [row[0] for row in connection.execute("PRAGMA quick_check(3)")]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError as error:
+        if "locked" in str(error) or "busy" in str(error):
+            return  # another worker is writing the study; Optuna waits for it, and it is not damage
+        raise _damaged(path, str(error)) from None
+    except sqlite3.DatabaseError as error:  # "file is not a database", "database disk image is malformed"
+        raise _damaged(path, str(error)) from None
+    if problems != ["ok"]:
+        raise _damaged(path, " ".join("; ".join(problems).split()))  # its report spans lines; the message does not
+
+
+def _check_driver(url: str) -> None:
+    """SQLAlchemy knows the database of ``url`` and its driver module imports: creating
+    an engine imports the driver without connecting."""
+    import sqlalchemy
+
+    shown = redact_password(url)
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except ImportError as error:
+        module = error.name or str(error)
+        package = _DRIVER_PACKAGES.get(module.split(".")[0], module.split(".")[0])
+        raise SearchError(f"--storage {shown} needs the database driver {module!r}, which is not installed. "
+                          f"Fix: pip install '{package}' in this environment, or use an SQLite file "
+                          f"(--storage sqlite:///path/study.db)") from None
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise SearchError(f"--storage {shown}: SQLAlchemy knows no database {url.split('://')[0]!r}. Fix: a URL "
+                          f"such as sqlite:///path/study.db, postgresql://user:password@host/database or "
+                          f"mysql://user:password@host/database") from None
+    except sqlalchemy.exc.ArgumentError as error:
+        raise SearchError(f"--storage {shown}: not a database URL SQLAlchemy can use ({error}). Fix: "
+                          f"sqlite:///path/study.db, or postgresql://user:password@host/database") from None
+    engine.dispose()
+
+
+def _check_count(name: str, value: Any) -> None:
+    """``value`` (trials or total_trials) is a whole number, 0 or more: -1, 2.5 or "3"
+    would otherwise reach Optuna, which runs forever on -1 or fails deep inside."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        flag = "--trials" if name == "trials" else name
+        raise SearchError(f"{name} must be a whole number of trials, 0 or more; got {value!r}. "
+                          f"Fix: {flag} 0 or more (0: retrain the stored study's best trial only)")
+
+
+def _open_study(url: str | None, study_name: str, pruner):
+    """The study ``study_name`` in ``url`` (created if new; None: in memory). A database
+    that cannot be reached, or refuses the user, ends in a SearchError, not a traceback."""
+    import optuna
+    import sqlalchemy
+
+    rdb = None
+    try:
+        if url is not None:
+            # The heartbeat marks a trial whose process died (kill -9, lost machine) as failed
+            # at the next session's start, instead of leaving it "running" forever.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats: "experimental"
+                rdb = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
+        with _quiet_optuna():
+            return optuna.create_study(study_name=study_name, storage=rdb, direction="maximize",
+                                       load_if_exists=True, pruner=pruner)
+    except (sqlalchemy.exc.SQLAlchemyError, ImportError) as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        raise SearchError(f"could not open the study {study_name!r} in --storage {redact_password(url)} ({reason}). "
+                          f"Fix: check the URL (user, password, host, database) and that the database is "
+                          f"reachable and not locked by another program") from None
 
 
 def param_importances(study) -> tuple[dict | None, str]:
@@ -292,7 +489,8 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | No
             or pruned trials (none when it already does). A notebook re-run after an
             interrupt then tops the stored study up instead of starting it again.
         storage: an Optuna RDB URL (``sqlite:///path/study.db``, ``postgresql://...``) or a
-            file path (SQLite); the same storage and name continue the study. None: in memory.
+            file path (SQLite); the same storage and name continue the study. None: in memory
+            (an in-memory SQLite URL is refused: it looks persistent and is not).
         study_name: the study inside the storage.
         seed: seeds the TPE sampler, mixed with the number of trials already in the study,
             so a resumed session does not propose the first session's trials again.
@@ -311,6 +509,8 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | No
         a :class:`StudyResult`.
 
     Raises:
+        SearchError: ``trials`` or ``total_trials`` is not a whole number, 0 or more, or
+            the storage cannot keep the study (:func:`check_storage`); before any training.
         TrainingError: no trial of the study completed (all pruned or failed), or the
             study was started with another base run, data or space.
         KeyboardInterrupt: re-raised after logging how to resume; the finished trials
@@ -319,25 +519,16 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | No
     import optuna
 
     if (trials is None) == (total_trials is None):
-        raise ValueError("give exactly one of trials (how many to add) and total_trials (how many in all)")
-    asked = trials if trials is not None else total_trials
-    if asked < 0:
-        raise ValueError(f"trials must be >= 0, got {asked}")
+        raise SearchError("give exactly one of trials (how many to add) and total_trials (how many in all)")
+    _check_count("trials", trials)
+    _check_count("total_trials", total_trials)
+    # Before the first trial: a storage that cannot keep the study should fail now, not after hours.
+    url = None if storage is None else check_storage(storage)
     started = time.perf_counter()
     space = space if space is not None else search_space(base_spec)
     metric = experiment.SCORE[base_spec.task]
-    url = storage_url(storage)
-    rdb = None
-    if url is not None:
-        # The heartbeat marks a trial whose process died (kill -9, lost machine) as failed
-        # at the next session's start, instead of leaving it "running" forever.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
-            rdb = optuna.storages.RDBStorage(url, heartbeat_interval=60, grace_period=180)
-    with _quiet_optuna():
-        study = optuna.create_study(study_name=study_name, storage=rdb, direction="maximize", load_if_exists=True,
-                                    pruner=pruner or optuna.pruners.MedianPruner(n_startup_trials=startup_trials,
-                                                                                 n_warmup_steps=min_epochs))
+    study = _open_study(url, study_name, pruner or optuna.pruners.MedianPruner(n_startup_trials=startup_trials,
+                                                                               n_warmup_steps=min_epochs))
     _check_same_setup(study, base_spec, splits, space)
     already = len(study.trials)
     if total_trials is not None:

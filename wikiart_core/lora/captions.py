@@ -23,6 +23,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import files
 from . import LoraError
 
 CAPTION_TEMPLATE = "a painting in the style of {style}"
@@ -81,6 +82,8 @@ class CaptionedImages:
         classes: style names in label order (the train split's ``.classes``).
         captions: one caption per style, in label order.
         input_ids: (C, L) int64 token ids of the captions (L = the tokenizer's max length).
+        images_per_style: the cap :func:`caption_dataset` applied (None: every image).
+        selection_seed: the seed that chose the images under that cap.
 
     The images are decoded from the files on demand (:meth:`pixels`), not kept: with
     the latents cached they are needed once, and 5000 paintings at 512 px would be 4 GB.
@@ -92,6 +95,8 @@ class CaptionedImages:
     classes: list[str]
     captions: list[str]
     input_ids: torch.Tensor
+    images_per_style: int | None = None
+    selection_seed: int = 0
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -115,6 +120,22 @@ class CaptionedImages:
         counts = np.bincount(self.targets, minlength=len(self.classes))
         return {style: int(count) for style, count in zip(self.classes, counts)}
 
+    def record(self) -> dict:
+        """What a LoRA run trained on, for its resume state: a resumed run must train on
+        the same images, or it mixes two runs.
+
+        Returns {"resolution": px, "images_per_style": cap or None, "selection_seed": the
+        cap's seed (None without a cap: it then chooses nothing), "n_images": N,
+        "files_sha256": a SHA-256 over each image's ``style folder/file name`` and label}. The
+        names leave out the folders above the style folders, so a dataset that moved
+        (copied to scratch, another mount point) is still the same training set."""
+        digest = hashlib.sha256()
+        for path, label in zip(self.paths, self.targets.tolist()):
+            digest.update(f"{Path(path).parent.name}/{Path(path).name}\t{label}\n".encode())
+        return {"resolution": int(self.resolution), "images_per_style": self.images_per_style,
+                "selection_seed": int(self.selection_seed) if self.images_per_style is not None else None,
+                "n_images": len(self), "files_sha256": digest.hexdigest()[:16]}
+
 
 def caption_dataset(train, tokenizer, resolution: int, *, images_per_style: int | None = None, seed: int = 0,
                     with_token: bool = False) -> CaptionedImages:
@@ -135,7 +156,9 @@ def caption_dataset(train, tokenizer, resolution: int, *, images_per_style: int 
     input_ids = tokenizer(captions, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                           return_tensors="pt").input_ids
     return CaptionedImages(paths=list(chosen.paths), targets=np.asarray(chosen.targets, dtype=np.int64),
-                           resolution=int(resolution), classes=classes, captions=captions, input_ids=input_ids)
+                           resolution=int(resolution), classes=classes, captions=captions, input_ids=input_ids,
+                           images_per_style=None if images_per_style is None else int(images_per_style),
+                           selection_seed=int(seed))
 
 
 # --------------------------------------------------------------------------- latents, once
@@ -160,7 +183,7 @@ def encode_latents(dataset: CaptionedImages, vae, *, batch_size: int = 16, devic
         of each image's diagonal Gaussian (f is the VAE's down-scaling factor, 8 for SD).
         Training draws a fresh sample from it at every step (:func:`sample_latents`), as
         encoding every step would, at none of the cost. Read from ``cache_file`` when it
-        exists; written there (atomically) otherwise.
+        exists; written there (atomically: ``files.atomic_write``) otherwise.
     """
     if cache_file is not None and Path(cache_file).is_file():
         cached = torch.load(cache_file, map_location="cpu", weights_only=True)
@@ -173,12 +196,21 @@ def encode_latents(dataset: CaptionedImages, vae, *, batch_size: int = 16, devic
         parameters.append(torch.cat([posterior.mean, posterior.logvar], dim=1).float().cpu())
     latents = torch.cat(parameters) if parameters else torch.zeros(0)
     if cache_file is not None:
-        cache_file = Path(cache_file)
-        cache_file.parent.mkdir(parents=True, exist_ok=True)
-        partial = cache_file.with_name(f".{cache_file.name}.{os.getpid()}.tmp")
-        torch.save(latents, partial)
-        os.replace(partial, cache_file)
+        # Serialised in memory first: torch.save writing into a file handle turns the
+        # handle's "no space left" into a RuntimeError ("unexpected pos"), which would hide
+        # a full disk; a plain write of the bytes keeps the OSError (files.DiskFullError).
+        data = _torch_bytes(latents)
+        files.atomic_write(cache_file, lambda handle: handle.write(data))
     return latents
+
+
+def _torch_bytes(value) -> bytes:
+    """``torch.save(value)`` as bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
 
 
 def sample_latents(parameters: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -7,6 +7,11 @@
 
 This module is imported when the parser is built, so it imports diffusers, peft and
 accelerate only inside the command functions: ``--help`` stays fast.
+
+Every file the commands write goes through ``wikiart_core.files`` (atomic, readable by
+the group). A full disk ends in one line (``error: ...``, exit 2): while saving the LoRA
+as a ``LoraError`` that says which step the folder holds, elsewhere as the
+``files.DiskFullError`` that ``wikiart_core.cli.main`` prints.
 """
 from __future__ import annotations
 
@@ -15,14 +20,15 @@ import json
 import sys
 from pathlib import Path
 
+from .. import files
 from . import LoraError
 
 RUN_FILE_NAME = "lora_run.json"
 
 
 def _write_json(path: Path, values: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(values, indent=1, default=str) + "\n", encoding="utf-8")
+    """``values`` as indented JSON at ``path``, atomically (values that JSON lacks as text)."""
+    files.write_json(path, values, default=str)
 
 
 def _style_name(text: str) -> str:
@@ -70,12 +76,13 @@ def cmd_lora(args: argparse.Namespace) -> int:
     run = train.train_lora(pipeline, captions, settings, out, resume=not args.restart, accelerator=accelerator,
                            latent_cache=latent_cache, progress=False if args.quiet else None, keep_adapter=True)
     if args.write_lora_hash:
-        (out / f"lora_hash.{accelerator.process_index}.txt").write_text(train.lora_hash(pipeline.unet) + "\n")
+        files.write_text(out / f"lora_hash.{accelerator.process_index}.txt", train.lora_hash(pipeline.unet) + "\n")
     if accelerator.is_main_process:
         _write_json(out / RUN_FILE_NAME, {**run.to_dict(), "pipeline": str(pipeline.name_or_path),
                                           "resolution": resolution, "profile": profile.name, "dataset": dataset,
                                           "classes": captions.classes, "captions": captions.captions,
-                                          "rare_tokens": bool(args.rare_tokens), "n_images": len(captions)})
+                                          "rare_tokens": bool(args.rare_tokens), "n_images": len(captions),
+                                          "training_images": captions.record()})
     accelerator.wait_for_everyone()
     accelerator.end_training()  # closes the process group of a multi-process launch
     if run.interrupted:
@@ -105,9 +112,7 @@ def _generation_source(args: argparse.Namespace) -> str | None:
 def cmd_generate(args: argparse.Namespace) -> int:
     """Paint the styles' prompts from the seeds with and without the LoRA; write the
     images, grid.png and generate.json into --out (and hit rates with --judge)."""
-    import numpy as np
     import torch
-    from PIL import Image
 
     from wikiart_core import config
     from wikiart_core.device import pick_device
@@ -125,15 +130,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                         lora_scale=args.lora_scale, with_token=args.rare_tokens,
                                         batch_size=args.batch_size)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, images in (("base", grid.base), ("lora", grid.lora)):
-        if images is None:
-            continue
-        for row, style in enumerate(grid.styles):
-            for column, seed in enumerate(grid.seeds):
-                pixels = (np.clip(images[row, column], 0, 1) * 255 + 0.5).astype(np.uint8)
-                Image.fromarray(pixels).save(out / f"{name}_{style}_seed{seed}.png")
-    generate.style_grid_figure(grid).savefig(out / "grid.png")
+    generate.save_grid_pictures(grid, out)
+    files.save_figure(generate.style_grid_figure(grid), out / "grid.png")
     summary = {"pipeline": str(pipeline.name_or_path), "lora": None if args.lora is None else str(args.lora),
                "lora_scale": grid.lora_scale, "styles": grid.styles, "prompts": grid.prompts, "seeds": grid.seeds,
                "steps": grid.steps, "guidance": grid.guidance}

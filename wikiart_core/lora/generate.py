@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .. import files
 from . import LORA_FILE_NAME, LoraError
 from .captions import style_caption, style_words
 
@@ -150,6 +151,28 @@ def lora_scale_strip(pipeline, style: str, seed: int, scales: Sequence[float], s
     with lora_loaded(pipeline, lora):
         return np.concatenate([paint(pipeline, [prompt], [seed], steps, guidance, lora_scale=scale)
                                for scale in scales])
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike) -> Path:
+    """One (H, W, 3) float image in [0, 1] as an 8-bit RGB PNG at ``path``, atomically and
+    readable by the group (``files.atomic_write``). Returns ``path``."""
+    from PIL import Image
+
+    pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return files.atomic_write(path, lambda handle: Image.fromarray(pixels).save(handle, format="PNG"))
+
+
+def save_grid_pictures(grid: StyleGrid, out_dir: str | os.PathLike) -> list[Path]:
+    """Every image of ``grid`` as ``out_dir/{base|lora}_{style}_seed{seed}.png``
+    (:func:`save_png`). Returns the files written."""
+    written = []
+    for name, images in (("base", grid.base), ("lora", grid.lora)):
+        if images is None:
+            continue
+        for row, style in enumerate(grid.styles):
+            for column, seed in enumerate(grid.seeds):
+                written.append(save_png(images[row, column], Path(out_dir) / f"{name}_{style}_seed{seed}.png"))
+    return written
 
 
 # --------------------------------------------------------------------------- figures

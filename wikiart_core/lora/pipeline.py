@@ -18,6 +18,7 @@ import json
 import os
 from pathlib import Path
 
+from .. import files
 from . import LoraError
 
 PRETRAINED_KEY = "stable_diffusion"  # the key under `pretrained:` in data_paths.yaml
@@ -163,8 +164,8 @@ def _tiny_tokenizer_files(folder: Path, words: list[str]) -> tuple[Path, Path]:
             if built not in vocab:
                 vocab.append(built)
     vocab_file, merges_file = folder / "vocab.json", folder / "merges.txt"
-    vocab_file.write_text(json.dumps({token: index for index, token in enumerate(vocab)}), encoding="utf-8")
-    merges_file.write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n", encoding="utf-8")
+    files.write_text(vocab_file, json.dumps({token: index for index, token in enumerate(vocab)}))
+    files.write_text(merges_file, "#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n")
     return vocab_file, merges_file
 
 
@@ -206,6 +207,9 @@ def build_tiny_pipeline(folder: str | os.PathLike, *, resolution: int = 32, styl
     words = list(_TINY_WORDS) + [word.lower() for style in styles for word in str(style).replace("_", " ").split()]
     max_length = 77  # CLIP's, so prompts are padded exactly as for the real model
     folder.mkdir(parents=True, exist_ok=True)
+    # The marker says "this folder is complete": it goes first and comes back last, so a
+    # rebuild interrupted half-way is never taken for the previous, complete one.
+    marker.unlink(missing_ok=True)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(
@@ -231,7 +235,7 @@ def build_tiny_pipeline(folder: str | os.PathLike, *, resolution: int = 32, styl
                                        scheduler=scheduler, safety_checker=None, feature_extractor=None,
                                        requires_safety_checker=False)
     pipeline.save_pretrained(folder, safe_serialization=True)
-    marker.write_text(json.dumps(recipe) + "\n", encoding="utf-8")
+    files.write_text(marker, json.dumps(recipe) + "\n")
     for leftover in tokenizer_dir.iterdir():
         leftover.unlink()
     tokenizer_dir.rmdir()

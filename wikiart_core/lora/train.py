@@ -18,14 +18,22 @@ what the uninterrupted run would have drawn.
 
 The LoRA is saved every ``checkpoint_every`` steps and at the end as
 ``pytorch_lora_weights.safetensors`` (what ``pipeline.load_lora_weights(folder)``
-reads) plus ``training_state.pt`` (step, losses, optimiser state) for resuming.
+reads) plus ``training_state.pt`` (step, losses, optimiser state, and what the run
+trained with) for resuming. Both go through ``wikiart_core.files`` (atomic, readable
+by the group); a full disk ends in a :class:`~wikiart_core.lora.LoraError` that says
+which step the folder still holds. Ctrl-C is honoured between optimiser steps, so the
+saved step, LoRA weights and optimiser state always describe the same step; a resume
+with other training settings, or on other images, is refused.
 """
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
-import tempfile
+import shutil
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,11 +42,15 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_torch_save
+from .. import files
 from . import ADAPTER_NAME, LORA_FILE_NAME, LoraError
 
 STATE_FILE_NAME = "training_state.pt"
 TARGET_MODULES = ("to_q", "to_k", "to_v", "to_out.0")  # the UNet's attention projections
+# Settings a resume may change: neither alters what the steps compute (``steps`` may grow:
+# a finished run resumed with more steps trains on). Every other LoraSettings field, and
+# any added later, changes the trajectory, so a resume must keep it.
+RESUMABLE_CHANGES = ("steps", "checkpoint_every")
 
 
 @dataclass
@@ -107,6 +119,7 @@ class LoraRun:
     peak_memory_bytes: int | None = None
     interrupted: bool = False
     settings: dict = field(default_factory=dict)
+    saved_step: int | None = None  # the step that out_dir's files hold (None: nothing saved there)
 
     @property
     def trainable_share(self) -> float:
@@ -179,24 +192,59 @@ def remove_lora(unet) -> None:
 def save_lora(out_dir: Path, unet, *, step: int, losses: list[float], optimizer, settings: LoraSettings,
               extra: dict | None = None) -> Path:
     """Write ``out_dir/pytorch_lora_weights.safetensors`` (diffusers' format, with the
-    LoRA config in its metadata) and ``out_dir/training_state.pt`` (the resume state).
-    Each goes to a temporary name first, then is renamed: an interrupt mid-write leaves
-    the previous save intact. Returns the safetensors file."""
-    from diffusers import StableDiffusionPipeline
-    from diffusers.utils import convert_state_dict_to_diffusers
-    from peft.utils import get_peft_model_state_dict
+    LoRA config in its metadata) and ``out_dir/training_state.pt`` (the resume state:
+    step, losses, LoRA weights, optimiser state, settings, and ``extra``).
 
+    Both are serialised in memory, then written with ``files.atomic_write``: the state to
+    a staged name beside its own, the LoRA file in place, and the staged state renamed
+    over the old one last. A full disk (or an interrupt) while writing therefore leaves
+    *both* previous files as they were, and the final rename needs no space. (A crash
+    between the last two renames leaves a LoRA file one save ahead of the state; a
+    resume recomputes those steps exactly, so nothing is lost.)
+
+    Raises:
+        files.DiskFullError: the disk (or quota) filled; both previous files are intact.
+    Returns the safetensors file."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=ADAPTER_NAME))
-    metadata = unet.peft_config[ADAPTER_NAME].to_dict()
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".saving-") as scratch:
-        StableDiffusionPipeline.save_lora_weights(scratch, unet_lora_layers=layers, safe_serialization=True,
-                                                  weight_name=LORA_FILE_NAME, unet_lora_adapter_metadata=metadata)
-        os.replace(Path(scratch) / LORA_FILE_NAME, out_dir / LORA_FILE_NAME)
+    weights = lora_file_bytes(unet)
     state = {"step": int(step), "losses": [float(x) for x in losses], "lora": lora_state(unet),
              "optimizer": optimizer.state_dict(), "settings": dataclasses.asdict(settings), **(extra or {})}
-    atomic_torch_save(state, out_dir / STATE_FILE_NAME)
+    # In memory first: torch.save into a file handle turns the handle's "no space left"
+    # into a RuntimeError ("unexpected pos"); a plain write keeps the OSError.
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    staged = out_dir / f".{STATE_FILE_NAME}.staged"
+    files.atomic_write(staged, lambda handle: handle.write(buffer.getbuffer()))
+    try:
+        files.atomic_write(out_dir / LORA_FILE_NAME, lambda handle: handle.write(weights))
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    # Not fsynced folder-wise: if a power cut loses this rename, the folder holds the
+    # previous state beside the newer LoRA file, the crash case above (nothing lost).
+    os.replace(staged, out_dir / STATE_FILE_NAME)
     return out_dir / LORA_FILE_NAME
+
+
+def lora_file_bytes(unet) -> bytes:
+    """The adapter of ``unet`` as a safetensors file's bytes, holding what diffusers'
+    ``save_lora_weights`` writes (``unet.``-prefixed diffusers key names; metadata
+    ``format: pt`` and the adapter's LoRA config, which ``load_lora_weights`` reads back
+    for rank and alpha). Built here rather than by ``save_lora_weights`` because that
+    writes the file itself, neither atomically nor with a named full-disk error."""
+    import json
+
+    from diffusers.loaders.lora_base import LORA_ADAPTER_METADATA_KEY
+    from diffusers.utils import convert_state_dict_to_diffusers
+    from peft.utils import get_peft_model_state_dict
+    from safetensors.torch import save
+
+    layers = convert_state_dict_to_diffusers(get_peft_model_state_dict(unet, adapter_name=ADAPTER_NAME))
+    tensors = {f"unet.{key}": value.detach().to("cpu").contiguous() for key, value in layers.items()}
+    config = {f"unet.{key}": list(value) if isinstance(value, set) else value
+              for key, value in unet.peft_config[ADAPTER_NAME].to_dict().items()}
+    metadata = {"format": "pt", LORA_ADAPTER_METADATA_KEY: json.dumps(config, indent=2, sort_keys=True)}
+    return save(tensors, metadata=metadata)
 
 
 def read_training_state(out_dir: Path) -> dict | None:
@@ -211,13 +259,140 @@ def read_training_state(out_dir: Path) -> dict | None:
                         f"afresh, or choose another --out folder.") from exc
 
 
-def _check_resumable(state: dict, settings: LoraSettings, path: Path) -> None:
-    saved = state.get("settings", {})
-    for name in ("rank", "alpha"):
-        if saved.get(name) != getattr(settings, name):
-            raise LoraError(f"{path / STATE_FILE_NAME} was trained with {name}={saved.get(name)}, this run asks for "
-                            f"{name}={getattr(settings, name)}. Fix: use the same {name}, or another --out folder "
-                            f"(or resume=False to start afresh there).")
+def run_record(captions, processes: int, mixed_precision: str) -> dict:
+    """What a run trains with besides its :class:`LoraSettings`, saved in the resume state
+    and compared on resume: the number of processes (each draws its own images), the
+    autocast actually used ("no", "bf16", "fp16"), the styles, their captions and the
+    training images (``CaptionedImages.record``)."""
+    return {"processes": int(processes), "mixed_precision_used": str(mixed_precision),
+            "classes": list(captions.classes), "captions": list(captions.captions), "data": captions.record()}
+
+
+def _shown(value) -> str:
+    """A saved or asked-for value in a refusal: lists by their length and first items."""
+    if isinstance(value, (list, tuple)) and len(value) > 3:
+        return f"[{', '.join(repr(item) for item in value[:2])}, ... ({len(value)} in all)]"
+    return repr(value)
+
+
+def resume_differences(state: dict, settings: LoraSettings, record: dict) -> list[tuple[str, Any, Any]]:
+    """(name, saved value, this run's value) for everything that differs between a saved
+    run and this one and would change its trajectory.
+
+    A settings field missing from an older state counts as its default (a field is added
+    with the default that reproduces the earlier behaviour). Entries of ``record`` missing
+    from an older state are not compared here (see :func:`_check_resumable`)."""
+    saved_settings = state.get("settings", {})
+    differences = []
+    for spec in dataclasses.fields(LoraSettings):
+        if spec.name in RESUMABLE_CHANGES:
+            continue
+        saved = saved_settings.get(spec.name, spec.default)
+        asked = getattr(settings, spec.name)
+        if saved != asked:
+            differences.append((spec.name, saved, asked))
+    saved_data, data = state.get("data") or {}, record["data"]
+    entries = [(name, state[name], record[name]) for name in record if name != "data" and name in state]
+    entries += [(name, saved_data[name], data[name]) for name in data if name in saved_data]
+    differences += [(name, saved, asked) for name, saved, asked in entries if saved != asked]
+    return differences
+
+
+def _check_resumable(state: dict, settings: LoraSettings, record: dict, path: Path) -> None:
+    """Refuse to continue a saved run with anything that changes its trajectory.
+
+    Resuming with another lr, batch, seed or training set would silently mix two runs,
+    and the run record would claim settings that were never used. ``steps`` may grow and
+    ``checkpoint_every`` change (:data:`RESUMABLE_CHANGES`).
+
+    A state saved before the training images were recorded (no ``data`` entry) cannot be
+    checked for them: it is accepted only when nothing is left to train (a finished run
+    reused as it is, e.g. a notebook re-run with resume), and refused otherwise.
+
+    Raises:
+        LoraError: naming each differing setting with its saved and asked-for value, and the fix.
+    """
+    state_file = path / STATE_FILE_NAME
+    fix = ("Fix: run with the saved settings to continue that run, or use another --out folder "
+           "(or --restart / resume=False to start afresh there).")
+    differences = resume_differences(state, settings, record)
+    if differences:
+        listed = "; ".join(f"{name}={_shown(saved)} there, {name}={_shown(asked)} now"
+                           for name, saved, asked in differences)
+        raise LoraError(f"{state_file} was trained with other settings than this run asks for: {listed}. "
+                        f"Resuming would mix two runs. {fix}")
+    if "data" not in state and int(state.get("step", 0)) < settings.steps:
+        raise LoraError(f"{state_file} was saved by an earlier version that did not record its training images "
+                        f"(images per style, their selection, the files), so continuing it to {settings.steps} "
+                        f"steps cannot be checked to train on the same images. Fix: --restart / resume=False to "
+                        f"start afresh there, or another --out folder.")
+
+
+def _disk_full_while_saving(error: OSError, out_dir: Path, step: int, saved_step: int | None) -> LoraError:
+    """The one-line message of a full disk while saving the LoRA of ``step``: the folder,
+    the space left, what the folder still holds, and that the same command resumes."""
+    try:
+        free = f"{shutil.disk_usage(out_dir).free / 2**20:.1f} MB free there"
+    except OSError:
+        free = "free space unknown"
+    held = (f"the last saved step ({saved_step}) is intact there" if saved_step is not None
+            else "nothing had been saved there yet")
+    resumes = f"it resumes from step {saved_step}" if saved_step is not None else "it starts from step 0"
+    return LoraError(f"the disk is full: saving the LoRA of step {step} into {out_dir} failed ({free}); {held}. "
+                     f"Fix: free space on that disk and re-run the same command: {resumes}.")
+
+
+class _InterruptLatch:
+    """Holds Ctrl-C (SIGINT) until the running optimiser step has finished.
+
+    Why defer rather than catch the KeyboardInterrupt and repair the bookkeeping: the
+    interrupt can land anywhere, also *inside* ``optimizer.step()`` (AdamW updates the
+    parameters one after another on the CPU; with fp16 the grad scaler steps, then
+    updates), where some adapters hold the next step and others do not. No ``except``
+    branch can save a state that a step count describes then. Deferred, the update, the
+    loss and the counter of a step always move together: the step finishes, then the
+    loop stops and saves it. The wait is at most one step.
+
+    A second Ctrl-C raises KeyboardInterrupt at once: the way out of a step that hangs
+    (e.g. a collective waiting for a dead process). ``train_lora`` then saves only if it
+    did not land inside an update.
+
+    Installed only in the main thread (Python runs signal handlers there, and
+    ``signal.signal`` refuses elsewhere) and only over a handler set from Python (the
+    default one, ipykernel's, SIG_DFL), which it restores; a SIGINT that is ignored stays
+    ignored. Elsewhere ``requested`` stays False and a KeyboardInterrupt arrives as usual.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "_InterruptLatch":
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if previous is not None and previous is not signal.SIG_IGN:
+                self._previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def _reduce_step(accelerator, step_loss: torch.Tensor, stop_requested: bool) -> tuple[float, bool]:
+    """(the step's loss averaged over the processes, whether any process was asked to
+    stop). One collective for both, so that every process stops after the same step: one
+    that left the loop alone would leave the others waiting in the next gradient reduce."""
+    flag = torch.full((), float(stop_requested), device=step_loss.device)
+    loss, stop = accelerator.reduce(torch.stack([step_loss.float(), flag]), reduction="mean").tolist()
+    return loss, stop > 0
 
 
 def _micro_step_draws(seed: int, process: int, micro_step: int, count: int, targets: np.ndarray,
@@ -255,8 +430,9 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
         captions: :class:`~wikiart_core.lora.captions.CaptionedImages` at the pipeline's resolution.
         settings: :class:`LoraSettings`.
         out_dir: where the LoRA and the resume state are saved.
-        resume: continue from ``out_dir/training_state.pt`` when it exists (same rank);
-            a finished run resumed with more ``steps`` trains on.
+        resume: continue from ``out_dir/training_state.pt`` when it exists. Only with the
+            same settings and training images (:func:`_check_resumable`; ``steps`` may grow:
+            a finished run resumed with more ``steps`` trains on).
         device: "auto" or "cpu" (ignored when ``accelerator`` is given).
         accelerator: an ``accelerate.Accelerator``; default :func:`make_accelerator`.
         latent_cache: file for the latents (see ``captions.latent_cache_file``); None
@@ -268,8 +444,12 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
             off, so the pipeline is the base model again and the saved file is the LoRA).
 
     Returns:
-        :class:`LoraRun`. On Ctrl-C the LoRA of the last finished step is saved and the
-        run comes back with ``interrupted=True``.
+        :class:`LoraRun`. Ctrl-C lets the running step finish, saves it and comes back with
+        ``interrupted=True`` (a second Ctrl-C stops at once; see :class:`_InterruptLatch`).
+
+    Raises:
+        LoraError: a resume with other settings or images; a non-finite loss; a full disk
+            while saving (the message says which step the folder still holds).
     """
     from diffusers import DDPMScheduler
     from tqdm.auto import tqdm
@@ -278,6 +458,11 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
     accelerator = accelerator or make_accelerator(settings, device)
     main = accelerator.is_main_process
     say = log if main else (lambda _message: None)
+    processes = accelerator.num_processes
+    record = run_record(captions, processes, accelerator.mixed_precision)
+    state = read_training_state(out_dir) if resume else None
+    if state is not None:  # before any work: a refused resume should not first encode every image
+        _check_resumable(state, settings, record, out_dir)
     weight_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(str(accelerator.mixed_precision),
                                                                          torch.float32)
     unet, vae, text_encoder = pipeline.unet, pipeline.vae, pipeline.text_encoder
@@ -302,18 +487,16 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
     targets = captions.targets
 
     optimizer = torch.optim.AdamW(trainable, lr=settings.lr, weight_decay=settings.weight_decay)
-    start_step, losses = 0, []
-    state = read_training_state(out_dir) if resume else None
+    start_step, losses, saved_step = 0, [], None
     if state is not None:
         from peft.utils import set_peft_model_state_dict
 
-        _check_resumable(state, settings, out_dir)
         set_peft_model_state_dict(unet, state["lora"], adapter_name=ADAPTER_NAME)
         optimizer.load_state_dict(state["optimizer"])
         start_step, losses = int(state["step"]), list(state["losses"])
+        saved_step = start_step
         say(f"resumed from {out_dir / STATE_FILE_NAME} at step {start_step}")
     unet_trained, optimizer = accelerator.prepare(unet, optimizer)
-    processes = accelerator.num_processes
     effective_batch = settings.batch_size * settings.gradient_accumulation * processes
     say(f"LoRA rank {settings.rank} on {', '.join(TARGET_MODULES)}: {n_trainable:,} trainable parameters of "
         f"{n_unet:,} in the UNet ({100 * n_trainable / n_unet:.3f}%); {len(captions)} images, "
@@ -323,52 +506,70 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
     on_cuda = accelerator.device.type == "cuda"
     if on_cuda:
         torch.cuda.reset_peak_memory_stats(accelerator.device)
-    extra = {"processes": processes, "classes": list(captions.classes), "captions": list(captions.captions)}
     if progress is None:
         # tqdm.auto's notebook bar ignores $TQDM_DISABLE (only the console bar reads it): ask here.
         progress = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("1", "true", "yes", "on")
     bar = tqdm(total=settings.steps, initial=start_step, desc="LoRA", unit="step", leave=False,
                disable=not (progress and main))
-    lora_file = out_dir / LORA_FILE_NAME if (out_dir / LORA_FILE_NAME).is_file() else None
-    step, interrupted, started = start_step, False, time.perf_counter()
+
+    def save(step: int, wait: bool = True) -> int:
+        """Save ``step`` (LoRA file and resume state); returns it as the new saved step."""
+        try:
+            _save_on_main(accelerator, out_dir, unet_trained, step, losses, optimizer, settings, record, wait=wait)
+        except files.DiskFullError as error:
+            raise _disk_full_while_saving(error, out_dir, step, saved_step) from error
+        return step
+
+    step, interrupted, updating, started = start_step, False, False, time.perf_counter()
     unet_trained.train()
-    try:
-        while step < settings.steps:
-            step_loss = torch.zeros((), device=accelerator.device)
-            for micro in range(settings.gradient_accumulation):
-                micro_step = step * settings.gradient_accumulation + micro
-                indices, generator, timesteps = _micro_step_draws(
-                    settings.seed, accelerator.process_index, micro_step, settings.batch_size, targets, num_timesteps)
-                with accelerator.accumulate(unet_trained):
-                    loss = _diffusion_loss(unet_trained, captions, indices, generator, timesteps, latents, vae,
-                                           embeddings, noise_scheduler, scaling, accelerator.device, weight_dtype)
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients:
-                        accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                step_loss += loss.detach() / settings.gradient_accumulation
-            mean_loss = float(accelerator.reduce(step_loss, reduction="mean"))
-            if not math.isfinite(mean_loss):
-                raise LoraError(f"the loss became {mean_loss} at step {step + 1}. Fix: lower the learning rate "
-                                f"(now {settings.lr:g}) or use mixed_precision='bf16' instead of fp16.")
-            losses.append(mean_loss)
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{mean_loss:.4f}")
-            if step % settings.checkpoint_every == 0 or step == settings.steps:
-                lora_file = _save_on_main(accelerator, out_dir, unet_trained, step, losses, optimizer, settings, extra)
-    except KeyboardInterrupt:
-        interrupted = True
-        bar.close()
-        # Whatever a half-finished step did, the state of the last *finished* step is
-        # what `losses` describes; the optimiser steps only after the last micro-step.
-        lora_file = _save_on_main(accelerator, out_dir, unet_trained, step, losses, optimizer, settings, extra,
-                                  wait=False)
-        say(f"interrupted at step {step} of {settings.steps}; saved {lora_file.parent.name}/{lora_file.name}; "
-            f"run again with resume to continue")
-    finally:
-        bar.close()
+    with _InterruptLatch() as latch:
+        try:
+            while step < settings.steps:
+                step_loss = torch.zeros((), device=accelerator.device)
+                for micro in range(settings.gradient_accumulation):
+                    micro_step = step * settings.gradient_accumulation + micro
+                    indices, generator, timesteps = _micro_step_draws(
+                        settings.seed, accelerator.process_index, micro_step, settings.batch_size, targets,
+                        num_timesteps)
+                    with accelerator.accumulate(unet_trained):
+                        loss = _diffusion_loss(unet_trained, captions, indices, generator, timesteps, latents, vae,
+                                               embeddings, noise_scheduler, scaling, accelerator.device, weight_dtype)
+                        accelerator.backward(loss)
+                        if accelerator.sync_gradients:
+                            accelerator.clip_grad_norm_(trainable, settings.max_grad_norm)
+                            updating = True  # from here the weights run ahead of `step` until it counts this one
+                        optimizer.step()
+                        optimizer.zero_grad(set_to_none=True)
+                    step_loss += loss.detach() / settings.gradient_accumulation
+                mean_loss, stop = _reduce_step(accelerator, step_loss, latch.requested)
+                if not math.isfinite(mean_loss):
+                    raise LoraError(f"the loss became {mean_loss} at step {step + 1}. Fix: lower the learning rate "
+                                    f"(now {settings.lr:g}) or use mixed_precision='bf16' instead of fp16.")
+                losses.append(mean_loss)
+                step += 1
+                updating = False
+                bar.update(1)
+                bar.set_postfix(loss=f"{mean_loss:.4f}")
+                if step % settings.checkpoint_every == 0 or step == settings.steps:
+                    saved_step = save(step)
+                if stop:  # a Ctrl-C during this step, on any process: every process stops here
+                    interrupted = True
+                    break
+        except KeyboardInterrupt:  # a second Ctrl-C, or one where the latch is not installed
+            interrupted = True
+            if updating:
+                say(f"interrupted inside the optimiser update of step {step + 1}: nothing saved now, "
+                    f"{_holding(out_dir, saved_step)}")
+            elif saved_step != step:
+                # Each process may stand elsewhere in its step: no barrier, the main process saves alone.
+                saved_step = save(step, wait=False)
+        finally:
+            bar.close()
+        if interrupted and not updating:
+            if saved_step != step:
+                saved_step = save(step)
+            say(f"interrupted at step {step} of {settings.steps}; {_holding(out_dir, saved_step)}")
+    lora_file = out_dir / LORA_FILE_NAME if (out_dir / LORA_FILE_NAME).is_file() else None
     seconds = time.perf_counter() - started
     peak = int(torch.cuda.max_memory_allocated(accelerator.device)) if on_cuda else None
     accelerator.unwrap_model(unet_trained, keep_fp32_wrapper=False)  # takes accelerate's autocast off unet.forward
@@ -381,11 +582,18 @@ def train_lora(pipeline, captions, settings: LoraSettings, out_dir: str | os.Pat
                   lora_bytes=lora_file.stat().st_size if lora_file and lora_file.is_file() else 0,
                   device=str(accelerator.device), mixed_precision=str(accelerator.mixed_precision),
                   processes=processes, effective_batch=effective_batch, peak_memory_bytes=peak,
-                  interrupted=interrupted, settings=dataclasses.asdict(settings))
+                  interrupted=interrupted, settings=dataclasses.asdict(settings), saved_step=saved_step)
     if not interrupted and step > start_step:
         say(f"{step - start_step} steps in {seconds:.1f} s, last loss {losses[-1]:.4f}; "
             f"saved {lora_file.parent.name}/{lora_file.name}")
     return run
+
+
+def _holding(out_dir: Path, saved_step: int | None) -> str:
+    """What ``out_dir`` holds after an interrupt, and how to go on."""
+    if saved_step is None:
+        return f"nothing saved in {out_dir} yet; run again to start afresh"
+    return f"{out_dir} holds step {saved_step}; run again with resume to continue from there"
 
 
 def encode_latents_for(captions, vae, device, dtype, cache_file) -> torch.Tensor:
@@ -422,7 +630,9 @@ def _diffusion_loss(unet, captions, indices, generator, timesteps, latents, vae,
 
 def _save_on_main(accelerator, out_dir, unet_trained, step, losses, optimizer, settings, extra,
                   wait: bool = True) -> Path:
-    # Every process holds the same LoRA (gradients are averaged), so one writes it.
+    """:func:`save_lora` on the main process only: every process holds the same LoRA
+    (gradients are averaged), so one writes it. ``wait``: barriers around the save (off
+    when the processes may not all arrive, after an uncoordinated interrupt)."""
     if wait:
         accelerator.wait_for_everyone()
     if accelerator.is_main_process:

@@ -54,15 +54,16 @@ def classifier_spec(profile, role: str = "loss network", seed: int = 0, device: 
 
 
 def train_classifier(splits, profile, role: str, seed: int = 0, device: str = "auto", log=None,
-                     checkpoint_dir: str | Path | None = None):
+                     checkpoint_dir: str | Path | None = None, resume: str = "auto"):
     """Train the loss network or the judge (:func:`classifier_spec`) through the runner;
     its test split is scored once, so the table can say how good a judge it is.
-    ``checkpoint_dir``: its last.pt/best.pt; a re-run continues the same run from there.
+    ``checkpoint_dir``: its last.pt/best.pt; a re-run continues the same run from there
+    (``resume``: "auto", or "continue" to refuse a last.pt of other settings; see ``engine.fit``).
     Returns the :class:`~wikiart_core.experiment.RunResult` (``.model``, ``.test``)."""
     from wikiart_core import experiment
 
     return experiment.run(classifier_spec(profile, role, seed, device), splits, log=log,
-                          checkpoint_dir=checkpoint_dir, resume="auto")
+                          checkpoint_dir=checkpoint_dir, resume=resume)
 
 
 def load_loss_network(path, splits):
@@ -79,15 +80,15 @@ def load_loss_network(path, splits):
 
 
 def train_plain_autoencoder(splits, profile, seed: int = 0, device: str = "auto", log=None,
-                            checkpoint_dir: str | Path | None = None):
+                            checkpoint_dir: str | Path | None = None, resume: str = "auto"):
     """Part 2's convolutional autoencoder (its profile settings): the baseline whose
-    output cannot depend on the target style. ``checkpoint_dir`` as in
+    output cannot depend on the target style. ``checkpoint_dir`` and ``resume`` as in
     :func:`train_classifier`. Returns its RunResult."""
     from wikiart_core import experiment
     from wikiart_core.parts import part2_autoencoder
 
     return experiment.run(part2_autoencoder.autoencoder_spec(profile, seed=seed, device=device), splits, log=log,
-                          checkpoint_dir=checkpoint_dir, resume="auto")
+                          checkpoint_dir=checkpoint_dir, resume=resume)
 
 
 def build_generator(splits, profile, conditioning: str, seed: int = 0, **overrides):
@@ -191,10 +192,16 @@ def paint_image(generator, image: torch.Tensor, style_index: int, second_style: 
 
 def load_picture(path, image_size: int) -> torch.Tensor:
     """Any picture file -> (3, image_size, image_size) floats in [0, 1]: the central square,
-    resized (as the data layer prepares paintings)."""
+    resized (as the data layer prepares paintings).
+
+    Raises:
+        data.DataError: the file is missing or not a picture Pillow can decode (names it)."""
     from wikiart_core import data
 
-    return torch.from_numpy(data.decode_image(path, image_size)).float().div(255.0)
+    try:
+        return torch.from_numpy(data.decode_image(path, image_size)).float().div(255.0)
+    except data.ImageRefused as reason:
+        raise data.DataError(f"{path}: {reason}. Fix: give a picture file (JPEG, PNG, WebP, ...).") from None
 
 
 def interpolation_strip(generator, image: torch.Tensor, style_a: int, style_b: int, steps: int = 7) -> np.ndarray:
@@ -392,16 +399,24 @@ class Part3Run:
 
 def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int | None = None,
             style_weight: float | None = None, content_weight: float = 0.0, loss_net_checkpoint=None,
-            checkpoint_dir: str | Path | None = None, progress: bool = False, log=print) -> Part3Run:
+            checkpoint_dir: str | Path | None = None, resume: str = "auto", progress: bool = False,
+            log=print) -> Part3Run:
     """The whole of Part 3, in the order of the module docstring, on ``splits`` decoded at
     ``profile.generator["image_size"]``. ``loss_net_checkpoint``: a StyleCNN checkpoint to
     use as the loss network instead of training one. ``checkpoint_dir``: each run's
     last.pt/best.pt go to ``checkpoint_dir/<conditioning>`` (generators) or
     ``checkpoint_dir/<role>`` (loss network, plain autoencoder, judge), and a second call
     with the same settings continues each run from there (``fit(resume="auto")``): an
-    interrupted notebook or ``make report`` goes on instead of starting again. Returns a
-    :class:`Part3Run`; ``seconds`` holds the time of each step."""
+    interrupted notebook or ``make report`` goes on instead of starting again; ``resume=
+    "continue"`` (``style --resume``) refuses a last.pt of other settings instead.
+
+    An interrupt stops the whole part: the run that was training goes back to its last
+    finished epoch (saved), the finished ones stay saved, and nothing after it trains or
+    is judged (``engine.RunInterrupted``, a KeyboardInterrupt naming that run).
+    Returns a :class:`Part3Run`; ``seconds`` holds the time of each step."""
     import time
+
+    from wikiart_core.engine import raise_if_interrupted
 
     seconds, clock = {}, time.perf_counter()
 
@@ -418,7 +433,8 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
         loss_net, loss_net_result = load_loss_network(loss_net_checkpoint, splits), None
     else:
         loss_net_result = train_classifier(splits, profile, "loss network", seed=seed, device=device,
-                                           checkpoint_dir=folder("loss_network"))
+                                           checkpoint_dir=folder("loss_network"), resume=resume)
+        raise_if_interrupted(loss_net_result.history, "the loss network (StyleCNN)")
         loss_net = loss_net_result.model
     targets = style.style_targets(loss_net, splits.train, device=device)
     lap("loss network")
@@ -428,13 +444,17 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
         generators[conditioning], histories[conditioning] = train_generator(
             splits, profile, loss_net, targets, conditioning, seed=seed, device=device, epochs=epochs,
             style_weight=style_weight, content_weight=content_weight, checkpoint_dir=folder(conditioning),
-            resume="auto", progress=progress,
+            resume=resume, progress=progress,
             meta={"profile": profile.name}, log=log)
+        raise_if_interrupted(histories[conditioning], f"the {conditioning} generator")
         lap(f"generator {conditioning}")
     autoencoder = train_plain_autoencoder(splits, profile, seed=seed, device=device,
-                                          checkpoint_dir=folder("plain_autoencoder"))
+                                          checkpoint_dir=folder("plain_autoencoder"), resume=resume)
+    raise_if_interrupted(autoencoder.history, "the plain autoencoder")
     lap("plain autoencoder")
-    judge = train_classifier(splits, profile, "judge", seed=seed, device=device, checkpoint_dir=folder("judge"))
+    judge = train_classifier(splits, profile, "judge", seed=seed, device=device, checkpoint_dir=folder("judge"),
+                             resume=resume)
+    raise_if_interrupted(judge.history, "the judge (StyleCNN)")
     style.check_independent_judge(judge.model, loss_net)
     lap("judge")
     colours = colour_targets(splits.train)
