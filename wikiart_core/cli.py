@@ -310,8 +310,6 @@ def cmd_search(args: argparse.Namespace) -> int:
     --out/search.json, optimisation_history.png and param_importances.png."""
     from . import experiment, plots, search
 
-    profile, splits, dataset = _splits(args)
-    settings = profile.search
     out = Path(args.out)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -319,6 +317,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {out}: cannot create that folder ({error.strerror}). Fix: choose a folder you "
                          f"can write.") from None
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
+    search.check_storage(storage)  # a bad --storage is named before any data is decoded
+    profile, splits, dataset = _splits(args)
+    settings = profile.search
     trials = settings["trials"] if args.trials is None else args.trials
     spec = experiment.RunSpec(
         name="search", model=args.model, model_args=profile.style_cnn if args.model.lower() == "stylecnn" else {},
