@@ -31,17 +31,14 @@ SEED = 0
 DEVICE = "auto"
 
 # %%
-from wikiart_core import config, data, evaluate, experiment, plots, results
+from wikiart_core import data, evaluate, experiment, parts, plots, results, tasks
 from wikiart_core.parts import bonus_a
 
 NOTEBOOK = "01_bonusA"
-profile = config.get_profile(PROFILE)
-paths = config.load_paths(dataset=DATASET)
-splits = data.load_profile_splits(paths, profile)
+book = parts.setup(PROFILE, DATASET, NOTEBOOK)
+profile, paths, splits = book.profile, book.paths, book.splits
 train_set, validation_set, test_set = splits
 classes = splits.classes
-print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(splits.summary())
 
 # %% [markdown]
 # ## The styles and their imbalance
@@ -132,7 +129,7 @@ print(f"fixed mapping is the sorted style list and matches the dataset: {fixed[0
 # and the floor a CNN must clear.
 
 # %%
-baselines = experiment.classification_baselines(splits)
+baselines = tasks.classification_baselines(splits)
 print(evaluate.results_table({}, baselines))
 
 # %% [markdown]
@@ -212,7 +209,7 @@ from wikiart_core import stats
 
 differences = {}
 y_true, _ = experiment.predictions_matrix([chosen["StyleCNN"]])
-colour_predictions = experiment.colour_baseline_test_predictions(splits)
+colour_predictions = tasks.colour_baseline_test_predictions(splits)
 for name_a, name_b in (("StyleCNN", "SeedCNN"), ("SeedCNN avgpool+sigmoid", "SeedCNN"),
                        ("StyleCNN", "colour statistics"), ("SeedCNN", "colour statistics")):
     _, predictions_a = experiment.predictions_matrix([chosen[name_a]])
@@ -287,10 +284,7 @@ results.show(text)
 # %%
 from wikiart_core import widgets
 
-panel = widgets.training_panel(splits, defaults={
-    "model": "stylecnn", "epochs": profile.epochs, "lr": chosen["StyleCNN"].spec.lr,
-    "batch_size": profile.batch_size, "seed": SEED, "model_args": {"stylecnn": profile.style_cnn},
-    "spec": {"device": DEVICE}, "cache_dir": paths.cache_dir})
+panel = widgets.training_panel(splits, chosen["StyleCNN"].spec, cache_dir=paths.cache_dir)
 panel.widget
 
 # %%

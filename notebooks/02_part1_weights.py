@@ -38,16 +38,14 @@ import time
 
 import numpy as np
 
-from wikiart_core import config, data, imbalance, plots, results, stats, widgets
+from wikiart_core import data, imbalance, parts, plots, results, stats, widgets
 from wikiart_core.parts import part1_imbalance
 
 NOTEBOOK = "02_part1_weights"
-profile = config.get_profile(PROFILE)
-paths = config.load_paths(dataset=DATASET)
-splits = data.load_profile_splits(paths, profile, profile.imbalance["image_size"])
+book = parts.setup(PROFILE, DATASET, NOTEBOOK, section="imbalance")
+profile, paths, splits, outputs = book.profile, book.paths, book.splits, book.outputs
 train_set, validation_set, test_set = splits
-print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(f"{splits.summary()}; {profile.seeds} seeds")
+print(f"{profile.seeds} seeds per method")
 
 # %% [markdown]
 # ## Why imbalance matters here
@@ -153,8 +151,8 @@ plots.method_comparison(summary, comparison.baselines["test"])
 # for both, resampled together: a paired bootstrap), in percentage points:
 
 # %%
-against_none = {metric: comparison.against("none", metric) for metric in imbalance.METRICS}
-for metric in imbalance.METRICS:
+against_none = {metric: comparison.against("none", metric) for metric in part1_imbalance.METRICS}
+for metric in part1_imbalance.METRICS:
     for method, result in against_none[metric].items():
         print(stats.verdict_words(result, method, "none"))
     print()
@@ -195,7 +193,7 @@ for method in comparison.methods:
 pct = results.pct
 none = summary["none"]
 raises = {metric: [m for m, r in against_none[metric].items() if r["verdict"] == "better"]
-          for metric in imbalance.METRICS}
+          for metric in part1_imbalance.METRICS}
 lowers_accuracy = [m for m, r in against_none["accuracy"].items() if r["verdict"] == "worse"]
 colour = comparison.baselines["test"]["colour_statistics"]
 above_colour = [m for m in comparison.methods if summary[m]["balanced_accuracy"]["low"] > colour["balanced_accuracy"]]
@@ -208,7 +206,7 @@ def listed(methods):
 
 
 values = {"methods": comparison.methods, "seed_list": profile.seed_list, "summary_test": summary,
-          "validation_mean": {m: {k: float(np.mean([r.validation[k] for r in runs])) for k in imbalance.METRICS}
+          "validation_mean": {m: {k: float(np.mean([r.validation[k] for r in runs])) for k in part1_imbalance.METRICS}
                               for m, runs in comparison.runs.items()},
           "against_none": against_none, "best_validation_balanced_accuracy": best,
           "best_validation_macro_f1": best_macro, "baselines": comparison.baselines,
@@ -272,7 +270,7 @@ from wikiart_core import evaluate, search
 search_settings = profile.search
 search_spec = part1_imbalance.base_spec(profile, DEVICE).replace(name="search", epochs=search_settings["epochs"])
 started = time.perf_counter()
-search_folder = paths.notebook_outputs(profile, NOTEBOOK) / "search"
+search_folder = outputs / "search"
 study_result = search.run_study(search_spec, splits, total_trials=search_settings["trials"],
                                 storage=search_folder / "study.db", study_name=NOTEBOOK, seed=0,
                                 startup_trials=search_settings["startup_trials"],
@@ -355,11 +353,8 @@ higher='above', lower='not above')} the upper end of plain cross-entropy's 95% i
 # %%
 from IPython.display import display
 
-settings = profile.imbalance
-panel = widgets.training_panel(splits, defaults={
-    "model": "stylecnn", "epochs": settings["epochs"], "lr": settings["lr"], "batch_size": 64, "imbalance": best,
-    "seed": 0, "model_args": {"stylecnn": {"width": settings["width"], "depth": settings["depth"]}},
-    "spec": {"warmup_epochs": 0.5, "device": DEVICE}, "cache_dir": paths.cache_dir})
+panel = widgets.training_panel(splits, part1_imbalance.base_spec(profile, DEVICE).replace(imbalance=best),
+                               cache_dir=paths.cache_dir)
 display(panel.widget)
 panel.train()
 

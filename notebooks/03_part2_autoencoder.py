@@ -37,19 +37,14 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from wikiart_core import cluster, config, data, experiment, plots, results, widgets
+from wikiart_core import evaluate, experiment, parts, plots, results, widgets
 from wikiart_core.parts import part2_autoencoder
 
 NOTEBOOK = "03_part2_autoencoder"
 started = time.perf_counter()
-profile = config.get_profile(PROFILE)
-settings = profile.autoencoder
-paths = config.load_paths(dataset=DATASET)
-splits = data.load_profile_splits(paths, profile)
+book = parts.setup(PROFILE, DATASET, NOTEBOOK, section="autoencoder")
+profile, paths, splits, outputs, settings = book.profile, book.paths, book.splits, book.outputs, book.settings
 train_set, validation_set, test_set = splits
-outputs = paths.notebook_outputs(profile, NOTEBOOK)
-print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(splits.summary())
 
 # %% [markdown]
 # ## The design, and why
@@ -74,7 +69,7 @@ print(splits.summary())
 # %%
 spec = part2_autoencoder.autoencoder_spec(profile, seed=SEED, device=DEVICE, ssim_weight=SSIM_WEIGHT)
 autoencoder = experiment.build_model(spec, splits)
-baseline_model = cluster.ResizeBaseline(splits.image_size, autoencoder.compression_ratio)
+baseline_model = evaluate.ResizeBaseline(splits.image_size, autoencoder.compression_ratio)
 latent_shape = tuple(autoencoder.encode(torch.zeros(1, 3, splits.image_size, splits.image_size)).shape[1:])
 print(f"images 3 x {splits.image_size} x {splits.image_size} -> latent {latent_shape[0]} x {latent_shape[1]} x "
       f"{latent_shape[2]}")
@@ -121,21 +116,16 @@ plots.reconstruction_curves(autoencoder_run.history.records, autoencoder_run.bas
 # autoencoder's reconstruction and the baseline's beside each:
 
 # %%
-examples = cluster.fixed_examples(test_set, per_style=1)
-example_images, example_labels = test_set.get_batch(examples)
-autoencoder.to("cpu").eval()
-with torch.inference_mode():
-    floats = example_images.float() / 255
-    reconstructions = {"autoencoder": autoencoder(floats).numpy(), "resize baseline": baseline_model(floats).numpy()}
-    example_latent = autoencoder.encode(floats[:1])[0].numpy()
-plots.reconstruction_grid(example_images.numpy(), reconstructions, example_labels.numpy(), test_set.classes)
+examples = part2_autoencoder.reconstruction_examples(autoencoder, test_set)
+example_images, example_labels = examples["images"], examples["labels"]
+plots.reconstruction_grid(example_images, examples["reconstructions"], example_labels, test_set.classes)
 
 # %% [markdown]
 # What the latent of one image looks like, channel by channel (each on its own colour
 # scale): a coarse map of the picture, split into a few learned components.
 
 # %%
-plots.latent_channels(example_latent, example_images[0].numpy(),
+plots.latent_channels(examples["latent"], example_images[0],
                       title=f"{test_set.classes[int(example_labels[0])]}: latent {latent_shape}")
 
 # %% [markdown]
@@ -162,17 +152,19 @@ style_cnn, style_cnn_source = part2_autoencoder.load_style_cnn(splits, profile, 
 print(f"StyleCNN {style_cnn_source}")
 
 # %%
-cluster_set = test_set.subset(cluster.subsample(len(test_set), settings["max_points"], SEED))
-sources = {"pixels 16x16": cluster.pixel_features(PIXEL_SIDE), "autoencoder": autoencoder, "StyleCNN": style_cnn}
+cluster_set = test_set.subset(part2_autoencoder.subsample(len(test_set), settings["max_points"], SEED))
+sources = {"pixels 16x16": part2_autoencoder.pixel_features(PIXEL_SIDE), "autoencoder": autoencoder,
+           "StyleCNN": style_cnn}
 features = {}
 for name, source in sources.items():
     file_name = name.split()[0].lower()
-    features[name], cluster_labels = cluster.extract(source, cluster_set, device=DEVICE,
-                                                     save_to=outputs / f"features_{file_name}.npz")
-clusterings = {name: cluster.cluster_metrics(values, cluster_labels, seed=SEED) for name, values in features.items()}
+    features[name], cluster_labels = part2_autoencoder.extract(source, cluster_set, device=DEVICE,
+                                                               save_to=outputs / f"features_{file_name}.npz")
+clusterings = {name: part2_autoencoder.cluster_metrics(values, cluster_labels, seed=SEED)
+               for name, values in features.items()}
 print(f"{len(cluster_set)} test images, {len(np.unique(cluster_labels))} styles, k = "
       f"{clusterings['autoencoder']['k']}; dims: " + ", ".join(f"{n} {v.shape[1]}" for n, v in features.items()))
-print(cluster.metrics_table(clusterings))
+print(part2_autoencoder.metrics_table(clusterings))
 
 # %%
 plots.cluster_scores(clusterings)
@@ -185,10 +177,10 @@ plots.cluster_scores(clusterings)
 # most of it sits together, in a cluster that is mostly it.
 
 # %%
-cohesion = {name: cluster.style_cohesion(cluster_labels, result["assignments"], cluster_set.classes,
-                                         min_images=settings["min_style_images"])
+cohesion = {name: part2_autoencoder.style_cohesion(cluster_labels, result["assignments"], cluster_set.classes,
+                                                   min_images=settings["min_style_images"])
             for name, result in clusterings.items()}
-print(cluster.cohesion_table(cohesion["autoencoder"]))
+print(part2_autoencoder.cohesion_table(cohesion["autoencoder"]))
 print()
 for name, rows in cohesion.items():
     clustering = [row["style"] for row in rows if row["clusters"]]
@@ -207,16 +199,18 @@ for name, rows in cohesion.items():
 
 # %% tags=["key-figure"]
 ae_clusters = clusterings["autoencoder"]
-plots.embedding_2d(cluster.embed_2d(features["autoencoder"], "pca", SEED), cluster_labels, cluster_set.classes,
-                   ae_clusters["assignments"], title="autoencoder latents, PCA")
+plots.embedding_2d(part2_autoencoder.embed_2d(features["autoencoder"], "pca", SEED), cluster_labels,
+                   cluster_set.classes, ae_clusters["assignments"], title="autoencoder latents, PCA")
 
 # %%
-plots.embedding_2d(cluster.embed_2d(features["autoencoder"], "tsne", SEED, max_iter=settings["tsne_max_iter"]),
+plots.embedding_2d(part2_autoencoder.embed_2d(features["autoencoder"], "tsne", SEED,
+                                              max_iter=settings["tsne_max_iter"]),
                    cluster_labels, cluster_set.classes, ae_clusters["assignments"],
                    title="autoencoder latents, t-SNE")
 
 # %%
-plots.embedding_2d(cluster.embed_2d(features["StyleCNN"], "tsne", SEED, max_iter=settings["tsne_max_iter"]),
+plots.embedding_2d(part2_autoencoder.embed_2d(features["StyleCNN"], "tsne", SEED,
+                                              max_iter=settings["tsne_max_iter"]),
                    cluster_labels, cluster_set.classes, clusterings["StyleCNN"]["assignments"],
                    title="StyleCNN embeddings (supervised reference), t-SNE")
 

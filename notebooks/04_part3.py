@@ -42,19 +42,14 @@ import numpy as np
 import torch
 from IPython.display import display
 
-from wikiart_core import checkpoint, config, data, plots, results, style, widgets
+from wikiart_core import parts, plots, results, style, widgets
 from wikiart_core.parts import part3_generator
 
 NOTEBOOK = "04_part3"
 started = time.perf_counter()
-profile = config.get_profile(PROFILE)
-settings = profile.generator
-paths = config.load_paths(dataset=DATASET)
-splits = data.load_profile_splits(paths, profile, settings["image_size"])
+book = parts.setup(PROFILE, DATASET, NOTEBOOK, section="generator")
+profile, paths, splits, outputs, settings = book.profile, book.paths, book.splits, book.outputs, book.settings
 train_set, validation_set, test_set = splits
-outputs = paths.notebook_outputs(profile, NOTEBOOK)
-print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}")
-print(splits.summary())
 
 # %% [markdown]
 # ## What is built, and why
@@ -104,11 +99,7 @@ print("style statistics from loss-network layers", style.DEFAULT_STYLE_LAYERS, "
 # %%
 run = part3_generator.run_all(splits, profile, seed=SEED, device=DEVICE, style_weight=STYLE_WEIGHT,
                               content_weight=CONTENT_WEIGHT, checkpoint_dir=outputs / "runs", log=print)
-for conditioning, generator in run.generators.items():
-    checkpoint.save_checkpoint(outputs / ("generator.pt" if conditioning == "cin" else f"generator_{conditioning}.pt"),
-                               generator, task="style", classes=splits.classes, image_size=splits.image_size,
-                               seed=SEED, profile=profile.name, dataset=paths.dataset,
-                               history=run.histories[conditioning].to_dict())
+part3_generator.save_generators(run, splits, profile, outputs, dataset=paths.dataset, seed=SEED)
 print("seconds per step:", ", ".join(f"{name} {value:.0f}" for name, value in run.seconds.items()))
 
 # %%
@@ -161,9 +152,10 @@ pct = results.pct
 hit, cin_vs, floor_gap = summary["hit_rate"], summary["cin_vs"], summary["content_vs_floor"]["cin"]
 judge_test, chance = run.judge.test, summary["chance"]
 cin_hit = hit["cin"]
-above_chance = cin_hit["low"] > chance
-beats = {name: cin_vs[name]["verdict"] == "better" for name in cin_vs}
-keeps_content = floor_gap["ssim"]["low"] > 0
+# Structure of the photograph kept, on the same blurred luminance as the table.
+photo_ssim = float(style.content_scores(torch.as_tensor(np.stack(painted_photo)),
+                                        photo[None].expand(len(painted_photo), -1, -1, -1))["ssim"].mean())
+judged = part3_generator.verdict(summary, judge_test["accuracy"], photo_ssim)
 values = {"hit_rate": hit, "matched_hit_rate": summary["matched_hit_rate"], "content": summary["content"],
           "content_vs_floor": summary["content_vs_floor"], "cin_vs": cin_vs, "chance": chance,
           "judge": {"spec": run.judge.spec.to_dict(), "test": judge_test},
@@ -171,7 +163,7 @@ values = {"hit_rate": hit, "matched_hit_rate": summary["matched_hit_rate"], "con
           "generator": {**run.generators["cin"].init_args, "epochs": len(run.histories["cin"].records),
                         "style_weight": STYLE_WEIGHT or settings["style_weight"], "content_weight": CONTENT_WEIGHT},
           "n_test": summary["n_images"], "seconds": run.seconds,
-          "criteria": {"above_chance": above_chance, "beats": beats, "keeps_content": keeps_content}}
+          "criteria": judged.criteria}
 headline = (f"cin generator: mismatched style hit rate {pct(cin_hit['mean'])} (95% interval {pct(cin_hit['low'])} to "
             f"{pct(cin_hit['high'])}) by an independent judge, vs colour transfer "
             f"{pct(hit['colour transfer']['mean'])}, plain autoencoder {pct(hit['plain autoencoder']['mean'])}, "
@@ -179,7 +171,7 @@ headline = (f"cin generator: mismatched style hit rate {pct(cin_hit['mean'])} (9
 results.save(NOTEBOOK, paths, profile, values, headline=headline)
 
 
-def verdict(name: str) -> str:
+def compared_with(name: str) -> str:
     result = cin_vs[name]
     words = {"better": "above", "worse": "below",
              "no clear difference": "not clearly different from"}[result["verdict"]]
@@ -187,17 +179,15 @@ def verdict(name: str) -> str:
             f"95% interval {100 * result['low']:+.1f} to {100 * result['high']:+.1f})")
 
 
-failed = ([] if above_chance else ["above chance"]) + [f"above {name}" for name, ok in beats.items() if not ok] + (
-    [] if keeps_content else ["content kept better than the unrelated-image floor"])
 own_style_hit = summary["matched_hit_rate"]["cin"]
 own_style_note = (": the generator paints each style's typical look, which is easier to recognise than a real "
-                  "member of the style" if own_style_hit["low"] > judge_test["accuracy"] else "")
+                  "member of the style" if judged.own_style_easier else "")
 smoke_warning = ("**In the `smoke` profile these numbers mean nothing** (a few images per style, one epoch)."
                  if profile.name == "smoke" else "")
 verdict_text = ("the `cin` generator meets every criterion of this part: it paints the target style more often "
                 "than chance, the plain autoencoder, colour transfer and the concat variant, and keeps the content."
-                if not failed else "the `cin` generator does **not** meet every criterion; it fails: "
-                + "; ".join(failed) + ".")
+                if not judged.failed else "the `cin` generator does **not** meet every criterion; it fails: "
+                + "; ".join(judged.failed) + ".")
 results.show(f"""
 Measured on {results.which_data(paths)}, profile `{profile.name}`, {summary['n_images']} test images at
 {splits.image_size} px, seed {SEED}.
@@ -214,12 +204,12 @@ Measured on {results.which_data(paths)}, profile `{profile.name}`, {summary['n_i
   {pct(own_style_hit['mean'])} of the time, {results.compare_words(own_style_hit['low'], judge_test['accuracy'])}
   the judge's accuracy on the real images{own_style_note}.
 - **Mismatched style hit rate of `cin`: {pct(cin_hit['mean'])}** (95% interval {pct(cin_hit['low'])} to
-  {pct(cin_hit['high'])}), {"above" if above_chance else "not clearly above"} chance ({pct(chance)}); it is
-  {verdict('plain autoencoder')}; {verdict('colour transfer')}; and {verdict('concat')}.
+  {pct(cin_hit['high'])}), {"above" if judged.above_chance else "not clearly above"} chance ({pct(chance)}); it is
+  {compared_with('plain autoencoder')}; {compared_with('colour transfer')}; and {compared_with('concat')}.
 - **Content.** On blurred luminance, `cin` outputs keep SSIM {summary['content']['cin']['ssim']['mean']:.3f} to
   their input, against {summary['content']['unrelated image']['ssim']['mean']:.3f} for an unrelated image of the
   target style (difference {floor_gap['ssim']['mean']:+.3f}, 95% interval {floor_gap['ssim']['low']:+.3f} to
-  {floor_gap['ssim']['high']:+.3f}): content is {"kept" if keeps_content else "**not** measurably kept"}
+  {floor_gap['ssim']['high']:+.3f}): content is {"kept" if judged.keeps_content else "**not** measurably kept"}
   beyond the floor. Colour transfer keeps SSIM {summary['content']['colour transfer']['ssim']['mean']:.3f}
   (it changes only colours, so it keeps structure by construction) and the plain autoencoder
   {summary['content']['plain autoencoder']['ssim']['mean']:.3f} (it does not change the style at all).
@@ -232,36 +222,29 @@ Measured on {results.which_data(paths)}, profile `{profile.name}`, {summary['n_i
 # Looking at the grid above with the table beside it:
 
 # %%
-tint_like = not beats.get("colour transfer", False)
 content = summary["content"]
-noise_like = content["cin"]["ssim"]["mean"] <= content["unrelated image"]["ssim"]["mean"]
-ignores_style = not beats.get("plain autoencoder", False)
-# Structure of the photograph kept, on the same blurred luminance as the table.
-photo_ssim = float(style.content_scores(torch.as_tensor(np.stack(painted_photo)),
-                                        photo[None].expand(len(painted_photo), -1, -1, -1))["ssim"].mean())
 lines = []
-if content["cin"]["ssim"]["high"] < content["plain autoencoder"]["ssim"]["low"]:
+if judged.blurrier:
     lines.append(f"- The `cin` outputs are **much blurrier** than the plain autoencoder's reconstructions "
                  f"(low-pass SSIM {content['cin']['ssim']['mean']:.2f} against "
                  f"{content['plain autoencoder']['ssim']['mean']:.2f}): instance normalisation throws away each "
                  f"image's own colours and contrast, and the style loss pulls towards the style's average look. "
                  f"At {splits.image_size} px and {len(run.histories['cin'].records)} epochs they are smudges in "
                  f"the style's palette and texture that keep the coarse layout, not paintings.")
-survives = ("its layout survives, blurred" if photo_ssim > content["unrelated image"]["ssim"]["mean"]
-            else "little of it survives")
+survives = "its layout survives, blurred" if judged.photo_layout_survives else "little of it survives"
 lines.append(f"- The photograph keeps low-pass SSIM {photo_ssim:.2f} to itself on average over the six styles "
              f"(test images: {content['cin']['ssim']['mean']:.2f}; an unrelated image: "
              f"{content['unrelated image']['ssim']['mean']:.2f}): {survives}.")
-if noise_like:
+if judged.noise_like:
     lines.append("- The `cin` outputs keep no more of the input's structure than an unrelated painting does: "
                  "at this budget they look like **noise or style texture**, not a repainted image.")
-if ignores_style:
+if judged.ignores_style:
     lines.append("- The judge does not see the target style in `cin` outputs more often than in the plain "
                  "autoencoder's, which ignores the style: the style input **does not matter enough** yet.")
-if tint_like and not ignores_style:
+if judged.tint_like and not judged.ignores_style:
     lines.append("- `cin` is not clearly better than colour transfer: what it does could be **a tint**; "
                  "the grid shows whether texture changes too.")
-if not (noise_like or ignores_style or tint_like):
+if judged.real_style_change:
     lines.append("- The judge sees the target style in `cin` outputs more often than in a tint of the same "
                  "image: the style input changes texture and colour, not colour alone. A crude but real "
                  "style-conditioned generator on this data.")

@@ -42,7 +42,7 @@ import time
 
 import torch
 
-from wikiart_core import config, data, evaluate, results
+from wikiart_core import config, parts, results
 from wikiart_core.device import pick_device
 from wikiart_core.lora import captions, generate, train
 from wikiart_core.lora import pipeline as pipelines
@@ -50,12 +50,9 @@ from wikiart_core.parts import bonus_b, part2_autoencoder
 
 NOTEBOOK = bonus_b.NOTEBOOK
 started = time.perf_counter()
-profile = config.get_profile(PROFILE)
-settings = profile.lora
-paths = config.load_paths(dataset=DATASET)
-splits = data.load_profile_splits(paths, profile)
+book = parts.setup(PROFILE, DATASET, NOTEBOOK, section="lora")
+profile, paths, splits, outputs, settings = book.profile, book.paths, book.splits, book.outputs, book.settings
 classes = splits.classes
-outputs = paths.notebook_outputs(profile, NOTEBOOK)
 device = pick_device(DEVICE)
 choice = bonus_b.choose_pipeline(paths, outputs, classes, resolution=settings["resolution"], seed=SEED,
                                  profile=profile)
@@ -63,9 +60,8 @@ if choice.tiny and device.type == "cpu":
     torch.set_num_threads(1)  # matrices of a few dozen numbers: a second CPU thread costs more than it gives
 pipeline = pipelines.load_text_to_image(choice.source, device=device)
 resolution = pipelines.pipeline_resolution(pipeline)
-print(f"dataset {paths.dataset!r}{' (synthetic, not WikiArt)' if paths.synth else ''}; profile {profile.name!r}; "
-      f"device {device.type}")
-print(f"pipeline: {'tiny random (built here)' if choice.tiny else 'pre-trained'}, {resolution} px")
+print(f"device {device.type}; pipeline: {'tiny random (built here)' if choice.tiny else 'pre-trained'}, "
+      f"{resolution} px")
 
 # %%
 results.show(bonus_b.pipeline_note(choice, paths))
@@ -87,9 +83,9 @@ results.show(bonus_b.pipeline_note(choice, paths))
 # - **Captions** come from the folder names, in the train split's label order:
 
 # %%
-parts = {name: sum(p.numel() for p in getattr(pipeline, name).parameters())
-         for name in ("unet", "vae", "text_encoder")}
-print("weights: " + ", ".join(f"{name} {count:,}" for name, count in parts.items()))
+weights = {name: sum(p.numel() for p in getattr(pipeline, name).parameters())
+           for name in ("unet", "vae", "text_encoder")}
+print("weights: " + ", ".join(f"{name} {count:,}" for name, count in weights.items()))
 captioned = captions.caption_dataset(splits.train, pipeline.tokenizer, resolution,
                                      images_per_style=settings["images_per_style"], seed=SEED)
 print(f"{len(captioned)} training images at {resolution} px from the train split "
@@ -150,8 +146,7 @@ generate.scale_strip_figure(strip, bonus_b.STRIP_SCALES, shown[0])
 
 # %%
 style_cnn, style_cnn_source = part2_autoencoder.load_style_cnn(splits, profile, paths)
-judge_predictions = evaluate.predict(style_cnn, splits.test, device=DEVICE)
-judge_test = evaluate.classification_metrics(judge_predictions.y_true, judge_predictions.y_pred, classes)
+judge_test = bonus_b.judge_test_scores(style_cnn, splits.test, device=DEVICE)
 verdict = bonus_b.judge_grid(style_cnn, grid, classes, splits.image_size, device=device, seed=SEED)
 print(f"judge: StyleCNN {style_cnn_source}; test accuracy {judge_test['accuracy']:.3f}, "
       f"balanced accuracy {judge_test['balanced_accuracy']:.3f}")
@@ -168,6 +163,7 @@ print("shown styles, base -> LoRA: " + ", ".join(
 
 # %%
 pct = results.pct
+loss = bonus_b.loss_summary(run.losses)
 base_hits, lora_hits = verdict["base"]["hit_rate"], verdict["lora"]["hit_rate"]
 values = {"pipeline": "tiny random (plumbing check)" if choice.tiny else choice.source, "tiny_pipeline": choice.tiny,
           "resolution": resolution, "n_train_images": len(captioned), "lora": run.to_dict(),
@@ -195,9 +191,8 @@ Measured on {results.which_data(paths)}, profile `{profile.name}`, seed {SEED}, 
   {run.unet_parameters:,}; every other weight stayed frozen. The LoRA file is {run.lora_bytes / 1e6:.2f} MB.
 - **Cost.** {run.steps} steps of {run.effective_batch} images ({run.processes} process(es), mixed precision
   `{run.mixed_precision}`) in {run.seconds:.1f} s; {bonus_b.memory_words(run.peak_memory_bytes)}.
-- **Loss.** The noise-prediction MSE went from {run.losses[0]:.3f} (first step) to
-  {sum(run.losses[-max(1, len(run.losses) // 10):]) / max(1, len(run.losses) // 10):.3f} (mean of the last
-  {max(1, len(run.losses) // 10)} steps); it is noisy by nature (each step sees other timesteps).
+- **Loss.** The noise-prediction MSE went from {loss['first']:.3f} (first step) to {loss['last_mean']:.3f} (mean
+  of the last {loss['last_steps']} steps); it is noisy by nature (each step sees other timesteps).
 - **Judged.** Of {verdict['lora']['n_images']} paintings per model ({len(classes)} styles x {len(seeds)} seeds), the
   StyleCNN judge (test accuracy {pct(judge_test['accuracy'])}, balanced {pct(judge_test['balanced_accuracy'])} on
   the test images; {style_cnn_source}) recognised the prompted style in {pct(lora_hits)} with the LoRA and

@@ -9,7 +9,8 @@ import functools
 import pytest
 import torch
 
-from wikiart_core import backbones, checkpoint, cli, config, data, engine, experiment, models
+from wikiart_core import checkpoint, cli, config, data, engine, experiment, models
+from wikiart_core.models import backbones
 
 pytestmark = [pytest.mark.usefixtures("single_torch_thread"),
               pytest.mark.filterwarnings("ignore:The number of unique classes is greater than 50%")]

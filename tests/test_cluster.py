@@ -1,5 +1,6 @@
-"""cluster: extraction, clustering scores on cases with known answers, the resize
-baseline, the part-2 figures, the cluster explorer and the `cluster` command."""
+"""Part 2's clustering (parts.part2_autoencoder): extraction, clustering scores on cases
+with known answers, the resize baseline (evaluate), the part-2 figures, the cluster
+explorer and the `cluster` command."""
 import json
 import math
 
@@ -8,9 +9,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from wikiart_core import checkpoint, cli, cluster, models, plots, synth
+from wikiart_core import checkpoint, cli, evaluate, models, plots, synth
 from wikiart_core.engine import EpochRecord
 from wikiart_core.data import WikiArtDataset
+from wikiart_core.parts import part2_autoencoder
 
 
 
@@ -41,9 +43,9 @@ def blobs(n_per_blob=20, n_blobs=4, dims=6, seed=0):
 
 def test_separated_blobs_score_perfectly():
     features, labels = blobs()
-    result = cluster.cluster_metrics(features, labels, seed=0)
+    result = part2_autoencoder.cluster_metrics(features, labels, seed=0)
     assert result["k"] == 4
-    for name in cluster.METRIC_NAMES:
+    for name in part2_autoencoder.METRIC_NAMES:
         assert result[name] == pytest.approx(1.0), name
     assert result["assignments"].shape == labels.shape
     assert result["pca_dims"] == 6
@@ -51,28 +53,28 @@ def test_separated_blobs_score_perfectly():
 
 def test_scores_for_a_known_imperfect_case_and_random_labels():
     # styles [0,0,1,1] in clusters [0,0,0,1]: cluster 0 holds 2 of style 0 + 1 of style 1.
-    assert cluster.purity([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(0.75)
-    assert cluster.purity([0, 1, 2], [5, 5, 5]) == pytest.approx(1 / 3)
+    assert part2_autoencoder.purity([0, 0, 1, 1], [0, 0, 0, 1]) == pytest.approx(0.75)
+    assert part2_autoencoder.purity([0, 1, 2], [5, 5, 5]) == pytest.approx(1 / 3)
     features, _ = blobs(n_per_blob=30, n_blobs=3)
     shuffled = np.random.default_rng(1).integers(0, 3, len(features))
-    result = cluster.cluster_metrics(features, shuffled, k=3, seed=0)
+    result = part2_autoencoder.cluster_metrics(features, shuffled, k=3, seed=0)
     assert result["nmi"] < 0.2 and abs(result["ari"]) < 0.1
 
 
 def test_cluster_metrics_checks_its_inputs_and_caps_pca():
     features, labels = blobs(n_per_blob=3, n_blobs=2, dims=80)
-    assert cluster.cluster_metrics(features, labels, k=2)["pca_dims"] == 5  # N - 1
+    assert part2_autoencoder.cluster_metrics(features, labels, k=2)["pca_dims"] == 5  # N - 1
     with pytest.raises(ValueError, match="labels"):
-        cluster.cluster_metrics(features, labels[:-1])
+        part2_autoencoder.cluster_metrics(features, labels[:-1])
     with pytest.raises(ValueError, match="k must be"):
-        cluster.cluster_metrics(features, labels, k=0)
+        part2_autoencoder.cluster_metrics(features, labels, k=0)
 
 
 def test_style_cohesion_names_the_styles_that_cluster():
     labels = np.array([0] * 6 + [1] * 6 + [2] * 6 + [3] * 2)
     # style 0 alone in cluster 0; styles 1 and 2 share cluster 1; style 3 too small to judge.
     assignments = np.array([0] * 6 + [1] * 6 + [1] * 5 + [2] + [2, 2])
-    rows = cluster.style_cohesion(labels, assignments, ["A", "B", "C", "D"], min_images=5)
+    rows = part2_autoencoder.style_cohesion(labels, assignments, ["A", "B", "C", "D"], min_images=5)
     by_style = {row["style"]: row for row in rows}
     assert set(by_style) == {"A", "B", "C"}
     # sorted by cohesion: A (1 x 1), B (1 x 6/11), C (5/6 x 5/11)
@@ -87,29 +89,30 @@ def test_style_cohesion_names_the_styles_that_cluster():
     assert by_style["C"]["cohesion"] == pytest.approx(5 / 6 * 5 / 11)
     assert by_style["C"]["clusters"] is False
     # A stricter threshold turns B down too; a looser one lets C through.
-    assert [row["clusters"] for row in cluster.style_cohesion(labels, assignments, "ABCD", threshold=0.6)] == [
-        True, False, False]
-    assert all(row["clusters"] for row in cluster.style_cohesion(labels, assignments, "ABCD", threshold=0.45))
-    assert "A" in cluster.cohesion_table(rows)
+    stricter = part2_autoencoder.style_cohesion(labels, assignments, "ABCD", threshold=0.6)
+    assert [row["clusters"] for row in stricter] == [True, False, False]
+    looser = part2_autoencoder.style_cohesion(labels, assignments, "ABCD", threshold=0.45)
+    assert all(row["clusters"] for row in looser)
+    assert "A" in part2_autoencoder.cohesion_table(rows)
 
 
 def test_embed_2d_shapes_and_determinism():
     features, labels = blobs(n_per_blob=10, n_blobs=3)
-    pca = cluster.embed_2d(features, "pca")
+    pca = part2_autoencoder.embed_2d(features, "pca")
     assert pca.shape == (30, 2)
-    tsne = cluster.embed_2d(features, "tsne", seed=0, max_iter=250)
+    tsne = part2_autoencoder.embed_2d(features, "tsne", seed=0, max_iter=250)
     assert tsne.shape == (30, 2)
-    np.testing.assert_allclose(tsne, cluster.embed_2d(features, "tsne", seed=0, max_iter=250))
+    np.testing.assert_allclose(tsne, part2_autoencoder.embed_2d(features, "tsne", seed=0, max_iter=250))
     with pytest.raises(ValueError, match="method"):
-        cluster.embed_2d(features, "umap")
+        part2_autoencoder.embed_2d(features, "umap")
 
 
 def test_subsample_and_fixed_examples(tiny_test):
-    assert list(cluster.subsample(5, None)) == [0, 1, 2, 3, 4]
-    picked = cluster.subsample(100, 10, seed=3)
+    assert list(part2_autoencoder.subsample(5, None)) == [0, 1, 2, 3, 4]
+    picked = part2_autoencoder.subsample(100, 10, seed=3)
     assert len(picked) == 10 and np.all(np.diff(picked) > 0)
-    np.testing.assert_array_equal(picked, cluster.subsample(100, 10, seed=3))
-    examples = cluster.fixed_examples(tiny_test, per_style=1)
+    np.testing.assert_array_equal(picked, part2_autoencoder.subsample(100, 10, seed=3))
+    examples = part2_autoencoder.fixed_examples(tiny_test, per_style=1)
     labels = np.asarray(tiny_test.targets)[examples]
     assert list(labels) == sorted(set(tiny_test.targets))  # one per style present, in label order
 
@@ -121,27 +124,27 @@ def test_extract_is_deterministic_and_saves(tiny_test, tmp_path):
     torch.manual_seed(0)
     model = models.ConvAutoencoder(image_size=16, base_channels=4, depth=2, latent_channels=2)
     model.train()
-    features, labels = cluster.extract(model, tiny_test, batch_size=7, save_to=tmp_path / "f" / "ae.npz")
+    features, labels = part2_autoencoder.extract(model, tiny_test, batch_size=7, save_to=tmp_path / "f" / "ae.npz")
     assert features.shape == (len(tiny_test), 2 * 4 * 4) and features.dtype == np.float32
     assert model.training  # mode restored
-    again, labels_again = cluster.extract(model, tiny_test, batch_size=7)
+    again, labels_again = part2_autoencoder.extract(model, tiny_test, batch_size=7)
     np.testing.assert_array_equal(features, again)
     np.testing.assert_array_equal(labels, labels_again)
     np.testing.assert_array_equal(labels, tiny_test.targets)
     # Batch size does not change the answer (eval mode: batch norm uses its running stats).
-    np.testing.assert_allclose(features, cluster.extract(model, tiny_test, batch_size=256)[0], atol=1e-5)
-    stored, stored_labels, classes = cluster.load_features(tmp_path / "f" / "ae.npz")
+    np.testing.assert_allclose(features, part2_autoencoder.extract(model, tiny_test, batch_size=256)[0], atol=1e-5)
+    stored, stored_labels, classes = part2_autoencoder.load_features(tmp_path / "f" / "ae.npz")
     np.testing.assert_array_equal(stored, features)
     np.testing.assert_array_equal(stored_labels, labels)
     assert classes == tiny_test.classes
 
 
 def test_extract_pixels_and_embeddings(tiny_test):
-    pixels, _ = cluster.extract(cluster.pixel_features(4), tiny_test)
+    pixels, _ = part2_autoencoder.extract(part2_autoencoder.pixel_features(4), tiny_test)
     assert pixels.shape == (len(tiny_test), 3 * 4 * 4)
     assert 0.0 <= pixels.min() and pixels.max() <= 1.0
     style_cnn = models.StyleCNN(n_classes=27, width=4, depth=2)
-    embeddings, _ = cluster.extract(style_cnn, tiny_test)
+    embeddings, _ = part2_autoencoder.extract(style_cnn, tiny_test)
     assert embeddings.shape == (len(tiny_test), style_cnn.embedding_dim)
 
 
@@ -149,9 +152,9 @@ def test_extract_pixels_and_embeddings(tiny_test):
 
 
 def test_resize_baseline_holds_as_many_numbers_as_the_latent():
-    assert cluster.resize_baseline_side(64, 16) == 16
-    assert cluster.resize_baseline_side(64, 48) == 9
-    baseline = cluster.ResizeBaseline(32, 16)
+    assert evaluate.resize_baseline_side(64, 16) == 16
+    assert evaluate.resize_baseline_side(64, 48) == 9
+    baseline = evaluate.ResizeBaseline(32, 16)
     x = torch.rand(2, 3, 32, 32)
     assert baseline.encode(x).shape == (2, 3, 8, 8)
     assert baseline(x).shape == x.shape
@@ -161,11 +164,27 @@ def test_resize_baseline_holds_as_many_numbers_as_the_latent():
     torch.testing.assert_close(baseline(flat), flat)
 
 
+def test_reconstruction_examples_are_one_per_style_beside_the_baseline(tiny_test):
+    torch.manual_seed(0)
+    model = models.ConvAutoencoder(image_size=16, base_channels=4, depth=2, latent_channels=3)
+    examples = part2_autoencoder.reconstruction_examples(model, tiny_test)
+    n = len(set(tiny_test.targets))
+    assert examples["images"].shape == (n, 3, 16, 16) and examples["images"].dtype == np.uint8
+    assert list(examples["labels"]) == sorted(set(tiny_test.targets))
+    for name in ("autoencoder", "resize baseline"):
+        pictures = examples["reconstructions"][name]
+        assert pictures.shape == (n, 3, 16, 16) and 0.0 <= pictures.min() and pictures.max() <= 1.0
+    assert examples["latent"].shape == (3, 4, 4) and not model.training
+    assert examples["baseline"].compression_ratio == model.compression_ratio == 16.0
+    expected = examples["baseline"](torch.from_numpy(examples["images"]).float() / 255).numpy()
+    np.testing.assert_allclose(examples["reconstructions"]["resize baseline"], expected)
+
+
 def test_resize_baseline_metrics(tiny_test):
-    metrics = cluster.resize_baseline_metrics(tiny_test, 4)
+    metrics = evaluate.resize_baseline_metrics(tiny_test, 4)
     assert metrics["side"] == 8 and metrics["compression_ratio"] == 4
     assert metrics["psnr"] == pytest.approx(10 * math.log10(1 / metrics["mse"]))
-    coarser = cluster.resize_baseline_metrics(tiny_test, 64)
+    coarser = evaluate.resize_baseline_metrics(tiny_test, 64)
     assert coarser["psnr"] < metrics["psnr"]  # fewer numbers, worse reconstruction
 
 
@@ -217,9 +236,9 @@ def test_reconstruction_figures():
     loss_axes, psnr_axes = curves.axes
     assert len(loss_axes.lines[0].get_xdata()) == 3
     assert list(psnr_axes.lines[0].get_ydata()) == [21.0, 22.0, 23.0]
-    bars = plots.cluster_scores({"pixels": dict.fromkeys(cluster.METRIC_NAMES, 0.1),
-                                 "autoencoder": dict.fromkeys(cluster.METRIC_NAMES, 0.2)})
-    assert len(bars.axes[0].patches) == 2 * len(cluster.METRIC_NAMES)
+    bars = plots.cluster_scores({"pixels": dict.fromkeys(part2_autoencoder.METRIC_NAMES, 0.1),
+                                 "autoencoder": dict.fromkeys(part2_autoencoder.METRIC_NAMES, 0.2)})
+    assert len(bars.axes[0].patches) == 2 * len(part2_autoencoder.METRIC_NAMES)
 
 
 # --------------------------------------------------------------------------- explorer and command line

@@ -185,7 +185,7 @@ def test_every_profile_sizes_every_run():
         models.build("ConvAutoencoder", image_size=profile.image_size,
                      **{key: profile.autoencoder[key] for key in ("base_channels", "depth", "latent_channels")})
         experiment.RunSpec(model="stylecnn", model_args=profile.style_cnn, epochs=profile.epochs,
-                           lr=profile.lr_grid[0], batch_size=profile.batch_size).train_config().check()
+                           lr=profile.lr_grid[0], batch_size=profile.batch_size).check()
     smoke, demo, full = (config.PROFILES[name] for name in ("smoke", "demo", "full"))
     assert smoke.epochs <= demo.epochs <= full.epochs and smoke.image_size <= demo.image_size <= full.image_size
     assert smoke.max_train_per_class is not None and full.max_train_per_class is None

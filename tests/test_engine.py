@@ -127,8 +127,11 @@ def test_sets_input_stats_from_training_data():
 def test_config_and_data_are_checked_before_training():
     with pytest.raises(ValueError, match="TrainConfig"):
         engine.fit(new_model(), tasks.Classification(), ColourSquares(), None, None, progress=False, log=quiet)
-    for bad in (dict(epochs=0), dict(epochs=1, lr=0.0), dict(epochs=1, lr=float("nan")), dict(epochs=1, batch_size=0)):
-        with pytest.raises(ValueError, match="epochs >= 1"):
+    for bad, words in ((dict(epochs=0), "epochs must be at least 1"), (dict(lr=0.0), "learning rate must be > 0"),
+                       (dict(lr=float("nan")), "learning rate must be > 0"),
+                       (dict(batch_size=0), "batch size must be at least 1"), (dict(seed=-1), "seed must be >= 0"),
+                       (dict(weight_decay=-0.1), "weight decay must be >= 0")):
+        with pytest.raises(ValueError, match=words):
             TrainConfig(**bad).check()
     one_image = ColourSquares(per_class=1)
     one_image.images, one_image.targets = one_image.images[:1], one_image.targets[:1]

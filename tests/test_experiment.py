@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from wikiart_core import checkpoint, data, engine, experiment, models
+from wikiart_core import checkpoint, data, engine, experiment, models, tasks
 from wikiart_core.engine import EpochRecord, History
 from wikiart_core.experiment import RunResult, RunSpec
 
@@ -385,8 +385,8 @@ def test_build_model_and_task_follow_the_spec(splits):
 
 
 def test_baselines_are_computed_once_per_splits(splits):
-    first = experiment.classification_baselines(splits)
-    assert experiment.classification_baselines(splits) is first
+    first = tasks.classification_baselines(splits)
+    assert tasks.classification_baselines(splits) is first
     assert set(first) == {"validation", "test"}
     for split in first.values():
         assert set(split) == {"majority", "stratified", "colour_statistics"}

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from fakes import InMemoryDataset
 from wikiart_core import data, engine, experiment, imbalance, models, tasks
+from wikiart_core.parts import part1_imbalance
 from wikiart_core.imbalance import (LogitAdjustedLoss, WeightedCrossEntropyLoss, balanced_sampler,
                                     class_weights_effective_number, class_weights_inverse_frequency,
                                     class_weights_normalised_inverse_frequency, class_weights_reciprocal)
@@ -195,7 +196,7 @@ SMALL_SPEC = dict(model="stylecnn", model_args=dict(width=4, depth=2), epochs=1,
 
 def test_compare_runs_methods_times_seeds_and_summarises_on_test(splits):
     lines = []
-    result = imbalance.compare(["none", "logit_adjust"], [0, 1], splits, experiment.RunSpec(**SMALL_SPEC),
+    result = part1_imbalance.compare(["none", "logit_adjust"], [0, 1], splits, experiment.RunSpec(**SMALL_SPEC),
                                progress=False, log=lines.append)
     assert list(result.runs) == result.methods == ["none", "logit_adjust"]
     assert len(lines) == 4
@@ -229,7 +230,7 @@ def test_compare_runs_methods_times_seeds_and_summarises_on_test(splits):
     assert set(result.baselines) == {"validation", "test"}
     json.dumps(result.to_dict())  # plain values only
     with pytest.raises(ValueError, match="unknown"):
-        imbalance.compare(["focal"], [0], splits, experiment.RunSpec(**SMALL_SPEC), progress=False)
+        part1_imbalance.compare(["focal"], [0], splits, experiment.RunSpec(**SMALL_SPEC), progress=False)
 
 
 def test_best_is_chosen_on_validation_not_on_test():
@@ -239,7 +240,7 @@ def test_best_is_chosen_on_validation_not_on_test():
                                     test={"balanced_accuracy": test})
 
     # class_weights wins on validation, logit_adjust on test: the choice must be class_weights.
-    result = imbalance.ComparisonResult(runs={
+    result = part1_imbalance.ComparisonResult(runs={
         "none": [finished("none", 0, 0.30, 0.30), finished("none", 1, 0.32, 0.31)],
         "class_weights": [finished("class_weights", 0, 0.50, 0.20), finished("class_weights", 1, 0.48, 0.22)],
         "logit_adjust": [finished("logit_adjust", 0, 0.40, 0.90), finished("logit_adjust", 1, 0.42, 0.88)],

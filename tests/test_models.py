@@ -79,12 +79,13 @@ PRETRAINED_PATTERNS = ("load_state_dict_from_url", "torch.hub", "pretrained=True
 
 
 def test_the_package_source_never_asks_for_pretrained_weights():
-    # Part 3 (the generator) may use pretrained weights, and backbones.py exists to load
-    # them (the "beyond from scratch" comparison, never Bonus A's models); nothing else may.
-    package = Path(models.__file__).resolve().parent
-    sources = sorted(p for p in package.glob("*.py") if p.name != "backbones.py") + sorted(
+    # Part 3 (the generator) may use pretrained weights, and models/backbones.py exists to
+    # load them (the "beyond from scratch" comparison, never Bonus A's models); nothing else may.
+    package = Path(models.__file__).resolve().parent.parent
+    sources = sorted(package.glob("*.py")) + sorted(
+        p for p in (package / "models").glob("*.py") if p.name != "backbones.py") + sorted(
         p for p in (package / "parts").glob("*.py") if "part3" not in p.name)
-    assert package / "models.py" in sources and len(sources) > 10
+    assert package / "models" / "classifiers.py" in sources and len(sources) > 10
     found = [f"{path.relative_to(package)}:{number}: {line.strip()}"
              for path in sources
              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
@@ -147,3 +148,27 @@ def test_auto_stem_stride_keeps_at_least_32_px_after_the_stem(image_size, stride
 def test_build_refuses_unknown_names():
     with pytest.raises(ValueError, match="unknown model"):
         models.build("ResNet9000")
+
+
+@pytest.mark.parametrize("name, class_name", [
+    ("seedcnn", "SeedCNN"), ("StyleCNN", "StyleCNN"), ("convautoencoder", "ConvAutoencoder"),
+    ("styleconditionedautoencoder", "StyleConditionedAutoencoder"), ("resnet18", "ResNet18Classifier"),
+    ("ResNet50", "ResNet50Classifier"), ("convnext_tiny", "ConvNeXtTinyClassifier"),
+    ("efficientnet_b0", "EfficientNetB0Classifier"), ("ResNet50Classifier", "ResNet50Classifier")])
+def test_model_class_finds_class_names_and_aliases_in_any_case(name, class_name):
+    assert models.model_class(name).__name__ == class_name
+    assert models.model_class(name) is models.MODELS[class_name]
+
+
+def test_register_model_lists_a_class_and_refuses_a_taken_name(monkeypatch):
+    monkeypatch.setattr(models._registry, "MODELS", {})
+
+    @models.register_model(aliases=("tiny",))
+    class TinyNet(torch.nn.Module):
+        pass
+
+    assert models._registry.MODELS == {"TinyNet": TinyNet, "tiny": TinyNet}
+    assert models._registry.model_class("TINY") is TinyNet
+    assert models.register_model(TinyNet) is TinyNet  # registering the same class again is harmless
+    with pytest.raises(ValueError, match="'TinyNet' is already registered"):
+        models.register_model(type("TinyNet", (torch.nn.Module,), {}))

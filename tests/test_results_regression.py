@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from wikiart_core import cluster, config, data, experiment
+from wikiart_core import config, data, experiment, tasks
 from wikiart_core.parts import bonus_a, part1_imbalance, part2_autoencoder, part3_generator
 
 EXPECTED = Path(__file__).parent / "expected" / "smoke_results.json"
@@ -44,7 +44,7 @@ def bonus_a_results() -> dict:
         found[f"01.{name}.lr"] = result.spec.lr
         found.update(_metrics(result.validation, f"01.{name}.validation"))
         found.update(_metrics(result.test, f"01.{name}.test"))
-    found.update(_metrics(experiment.classification_baselines(splits)["test"]["colour_statistics"],
+    found.update(_metrics(tasks.classification_baselines(splits)["test"]["colour_statistics"],
                           "01.colour_statistics.test"))
     return found
 
@@ -64,10 +64,10 @@ def autoencoder_results() -> dict:
     run = experiment.run(part2_autoencoder.autoencoder_spec(PROFILE, seed=0, device="cpu"), splits)
     found = {"03.autoencoder.validation.psnr": run.validation["psnr"], "03.autoencoder.test.psnr": run.test["psnr"],
              "03.resize.test.psnr": run.baselines["test"]["resize"]["psnr"]}
-    features, labels = cluster.extract(run.model, splits.test, device="cpu")
-    found["03.autoencoder.nmi"] = cluster.cluster_metrics(features, labels, seed=0)["nmi"]
-    pixels, labels = cluster.extract(cluster.pixel_features(16), splits.test, device="cpu")
-    found["03.pixels.nmi"] = cluster.cluster_metrics(pixels, labels, seed=0)["nmi"]
+    features, labels = part2_autoencoder.extract(run.model, splits.test, device="cpu")
+    found["03.autoencoder.nmi"] = part2_autoencoder.cluster_metrics(features, labels, seed=0)["nmi"]
+    pixels, labels = part2_autoencoder.extract(part2_autoencoder.pixel_features(16), splits.test, device="cpu")
+    found["03.pixels.nmi"] = part2_autoencoder.cluster_metrics(pixels, labels, seed=0)["nmi"]
     return found
 
 

@@ -6,8 +6,7 @@ from wikiart_core import data, experiment, imbalance, widgets
 from wikiart_core.engine import EpochRecord, History
 
 # A panel that trains in a second: a narrow StyleCNN on the CPU.
-SMALL = {"model": "stylecnn", "epochs": 1, "lr": 3e-3, "imbalance": "none", "seed": 0,
-         "model_args": {"stylecnn": {"width": 4, "depth": 2}}, "spec": {"device": "cpu"}}
+SMALL = experiment.RunSpec(model="stylecnn", epochs=1, lr=3e-3, model_args={"width": 4, "depth": 2}, device="cpu")
 
 # The tiny set has 2 training images per style: scikit-learn warns that this many
 # classes for so few samples looks like regression (the colour baseline). Expected here.
@@ -59,7 +58,7 @@ def runner_with(fit):
 
 
 def test_click_trains_with_the_chosen_values_and_keeps_the_results(splits):
-    panel = widgets.training_panel(splits, defaults=dict(SMALL, epochs=3, batch_size=8))
+    panel = widgets.training_panel(splits, SMALL.replace(epochs=3, batch_size=8))
     assert panel.widget.children and panel.imbalance_method.options == tuple(imbalance.METHODS)
     panel.epochs.value = 2
     panel.batch_size.value = 16
@@ -97,7 +96,7 @@ def test_click_trains_with_the_chosen_values_and_keeps_the_results(splits):
 ])
 def test_invalid_values_are_refused_with_a_message_and_nothing_trains(splits, control, value, words):
     fake = FakeRun()
-    panel = widgets.training_panel(splits, defaults=dict(SMALL, batch_size=8), run_fn=fake)
+    panel = widgets.training_panel(splits, SMALL.replace(batch_size=8), run_fn=fake)
     getattr(panel, control).value = value
     panel.train_button.click()
     assert fake.calls == []
@@ -107,7 +106,7 @@ def test_invalid_values_are_refused_with_a_message_and_nothing_trains(splits, co
 
 def test_the_runner_gets_the_panel_values_and_the_imbalance_pieces(splits):
     fake = FakeFit()
-    panel = widgets.training_panel(splits, defaults=dict(SMALL, epochs=2, batch_size=8, imbalance="balanced_sampler"),
+    panel = widgets.training_panel(splits, SMALL.replace(epochs=2, batch_size=8, imbalance="balanced_sampler"),
                                    run_fn=runner_with(fake))
     panel.train_button.click()
     assert len(fake.calls) == 1, panel.last_error
@@ -130,7 +129,7 @@ def test_the_panel_asks_the_runner_not_to_score_the_test_split(splits):
         calls.append(kwargs)
         return experiment.run(spec, splits, fit_fn=FakeFit(), **kwargs)
 
-    panel = widgets.training_panel(splits, defaults=dict(SMALL, batch_size=8), run_fn=run)
+    panel = widgets.training_panel(splits, SMALL.replace(batch_size=8), run_fn=run)
     panel.train_button.click()
     assert calls and calls[0]["score_test_split"] is False and panel.last_result.test is None
 
@@ -139,7 +138,7 @@ def test_another_image_size_re_decodes_the_same_files(tiny_splits):
     fake = FakeFit()
     train, test = tiny_splits
     small = data.make_splits(train, test, max_train_per_class=2)
-    panel = widgets.training_panel(small, defaults=dict(SMALL, batch_size=4), run_fn=runner_with(fake))
+    panel = widgets.training_panel(small, SMALL.replace(batch_size=4), run_fn=runner_with(fake))
     panel.image_size.value = 32
     panel.train_button.click()
     assert panel.last_error is None, panel.last_error
@@ -155,18 +154,30 @@ def test_a_failed_training_is_shown_in_the_panel(splits):
     def broken(spec, splits, **kwargs):
         raise RuntimeError("the GPU caught fire")
 
-    panel = widgets.training_panel(splits, defaults=dict(SMALL, batch_size=8), run_fn=broken)
+    panel = widgets.training_panel(splits, SMALL.replace(batch_size=8), run_fn=broken)
     panel.train_button.click()
     assert "Training failed" in panel.message.value and "the GPU caught fire" in panel.message.value
     assert "RuntimeError" in panel.last_error and panel.last_result is None
     assert not panel.train_button.disabled
 
 
-def test_unknown_defaults_are_refused(splits):
-    with pytest.raises(ValueError, match="learning_rate"):
-        widgets.training_panel(splits, defaults={"learning_rate": 1e-3}, run_fn=FakeRun())
-    with pytest.raises(ValueError, match="imbalance"):
-        widgets.training_panel(splits, defaults={"imbalance": "focal"}, run_fn=FakeRun())
+def test_a_starting_spec_the_panel_cannot_train_is_refused(splits):
+    with pytest.raises(ValueError, match="the panel trains"):
+        widgets.training_panel(splits, SMALL.replace(model="ConvAutoencoder"), run_fn=FakeRun())
+    with pytest.raises(ValueError, match="imbalance method must be one of"):
+        widgets.training_panel(splits, SMALL.replace(imbalance="focal"), run_fn=FakeRun())
+
+
+def test_the_panel_returns_its_starting_spec_with_only_the_controls_changed(splits):
+    start = SMALL.replace(warmup_epochs=0.25, augment="flip", weight_decay=0.01, batch_size=8)
+    panel = widgets.training_panel(splits, start, other_model_args={"seedcnn": {"variant": "fixed"}},
+                                   run_fn=FakeRun())
+    assert panel.spec().replace(name=start.name) == start
+    panel.learning_rate.value = 1e-2
+    panel.model.value = "seedcnn"
+    changed = panel.spec()
+    assert (changed.lr, changed.model, changed.model_args) == (1e-2, "seedcnn", {"variant": "fixed"})
+    assert (changed.warmup_epochs, changed.augment, changed.weight_decay) == (0.25, "flip", 0.01)
 
 
 def test_static_copy_shows_the_panels_last_curve_and_table(splits, monkeypatch, capsys):
@@ -174,7 +185,7 @@ def test_static_copy_shows_the_panels_last_curve_and_table(splits, monkeypatch, 
 
     shown = []
     monkeypatch.setattr(widgets, "display", shown.append)
-    panel = widgets.training_panel(splits, defaults=dict(SMALL, batch_size=8), run_fn=runner_with(FakeFit()))
+    panel = widgets.training_panel(splits, SMALL.replace(batch_size=8), run_fn=runner_with(FakeFit()))
     widgets.static_copy(panel)
     assert len(shown) == 1 and "has not been used" in shown[0].data
     shown.clear()

@@ -16,7 +16,6 @@ itself (``rebuild_args``: a linear probe reads its backbone's weights file again
 """
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import platform
@@ -119,23 +118,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, **meta: Any) -> P
         "normalisation": _normalisation(model),
         "versions": _versions(),
     })
-    atomic_torch_save(payload, path)
+    files.write_torch(path, payload)
     return path
-
-
-def atomic_torch_save(value, path: str | os.PathLike) -> Path:
-    """``torch.save(value)`` to ``path`` so that ``path`` never holds half a file
-    (``files.atomic_write``: temporary file, flush, rename; readable by the group).
-
-    The bytes are made in memory first: torch's writer reports a full disk as a bare
-    ``RuntimeError: unexpected pos``, while a plain write of the bytes raises ENOSPC,
-    which becomes a DiskFullError naming the folder and the size needed.
-
-    Raises:
-        files.DiskFullError: the disk filled; the previous file is intact."""
-    buffer = io.BytesIO()
-    torch.save(value, buffer)
-    return files.write_bytes(path, buffer.getbuffer())
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

@@ -34,94 +34,20 @@ file and the fix, exit 2.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
-from . import config, files
-from .backbones import BACKBONES, WeightsError
+from . import cli_options, config, files
+from .cli_options import (UsageError, count, fraction, image_side, non_negative_float, positive_float,
+                          positive_int, run_overrides, splits_from_args, checked_spec)
+from .models.backbones import BACKBONES, WeightsError
 from .checkpoint import CheckpointError
-from .data import MAX_IMAGE_SIDE, DataError
+from .data import DataError
 from .device import DeviceError
 from .engine import CONTINUE_RESUME, TrainingError
 from .files import DiskFullError
 from .lora import LoraError
 from .search import SearchError
-
-
-class UsageError(ValueError):
-    """Options that do not fit together; the message says which."""
-
-
-# --------------------------------------------------------------------------- checked values of flags
-# argparse turns a ValueError/ArgumentTypeError of a ``type=`` function into one line
-# naming the flag ("argument --mix: ...") and exit 2, before any data is read.
-
-
-def _number(text: str, kind=float):
-    try:
-        value = kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number") from None
-    if kind is float and not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """A whole number >= 1 (epochs, batch sizes, channels, counts of things to make)."""
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not a whole number >= 1")
-    return value
-
-
-def count(text: str) -> int:
-    """A whole number >= 0 (trials to add: 0 only retrains the best one)."""
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is negative; give a whole number >= 0")
-    return value
-
-
-def image_side(text: str) -> int:
-    """Pixels of an image side, in [8, data.MAX_IMAGE_SIDE]."""
-    value = _number(text, int)
-    if not 8 <= value <= MAX_IMAGE_SIDE:
-        raise argparse.ArgumentTypeError(f"{value} px is outside 8 to {MAX_IMAGE_SIDE} px")
-    return value
-
-
-def fraction(text: str) -> float:
-    """A finite number in [0, 1] (mix weights, shares, loss weights of that kind)."""
-    value = _number(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is outside 0 to 1")
-    return value
-
-
-def open_fraction(text: str) -> float:
-    """A finite number strictly between 0 and 1 (a validation share)."""
-    value = _number(text)
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value:g} is not strictly between 0 and 1")
-    return value
-
-
-def positive_float(text: str) -> float:
-    """A finite number > 0 (learning rates, data scales)."""
-    value = _number(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{value:g} is not > 0")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0 (weight decay, loss weights, mixup strength)."""
-    value = _number(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value:g} is negative")
-    return value
 
 
 def _refuse_overwriting(last_files: list[Path], resume) -> None:
@@ -139,7 +65,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from . import synth
 
     out = synth.generate(args.out, scale=args.scale, size=args.size, seed=args.seed,
-                         test_fraction=args.test_fraction, workers=args.workers, progress=not args.quiet)
+                         test_fraction=args.test_fraction, workers=args.workers, progress=cli_options.progress_wanted(args))
     train_counts, test_counts = synth.split_counts(args.scale, args.test_fraction)
     print(f"wrote {sum(train_counts.values())} train + {sum(test_counts.values())} test images "
           f"({args.size}px, seed {args.seed}) to {out}")
@@ -167,7 +93,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     from . import data
 
     paths = config.load_paths(args.paths, args.dataset)
-    data.ensure_dataset(paths, progress=not args.quiet)
+    data.ensure_dataset(paths, progress=cli_options.progress_wanted(args))
     print(f"dataset {paths.dataset!r} ready: {paths.train}, {paths.test}")
     return 0
 
@@ -197,31 +123,6 @@ def cmd_regress(args: argparse.Namespace) -> int:
         return 2
 
 
-def _splits(args: argparse.Namespace, image_size: int | None = None):
-    """(profile, splits, dataset name) from the shared data options: --train/--test
-    folders, else the dataset of data_paths.yaml; the profile's caps and the stratified
-    validation share of the training folder (seeded by --split-seed, not --seed:
-    seeds compare training, not data)."""
-    from . import data
-
-    profile = config.get_profile(args.profile)
-    size = image_size or getattr(args, "image_size", None) or profile.image_size
-    size = data.cache_side(size, getattr(args, "cache_margin", 1.0))
-    fraction = args.validation_fraction if args.validation_fraction is not None else profile.validation_fraction
-    caps = dict(validation_fraction=fraction, split_seed=args.split_seed,
-                max_train_per_class=profile.max_train_per_class, max_test_per_class=profile.max_test_per_class)
-    if (args.train is None) != (args.test is None):
-        raise UsageError("give both --train and --test, or neither (then data_paths.yaml decides)")
-    if args.train is not None:
-        train_folder = data.WikiArtDataset(args.train, image_size=size, cache_dir=args.cache_dir,
-                                           progress=not args.quiet)
-        test_folder = data.WikiArtDataset(args.test, image_size=size, classes=train_folder.classes,
-                                          cache_dir=args.cache_dir, progress=not args.quiet)
-        return profile, data.make_splits(train_folder, test_folder, **caps), str(Path(args.train).resolve().parent)
-    paths = config.load_paths(args.paths, args.dataset)
-    return profile, data.load_splits(paths, size, progress=not args.quiet, **caps), paths.dataset
-
-
 def _write_json(path: Path, values: dict) -> None:
     files.write_json(path, values)
 
@@ -245,23 +146,34 @@ def _print_run_table(result) -> None:
     print(evaluate.results_table(experiment.results_rows([result]), result.baselines or None))
 
 
-def _train_model_args(args: argparse.Namespace, profile) -> tuple[str, dict, float]:
-    """(run name, constructor arguments, peak lr) of ``--model``: StyleCNN takes the
-    profile's sizes; a pretrained backbone its local weights file (--pretrained, else the
-    pretrained.backbones folder of data_paths.yaml), --finetune and --backbone-lr-scale.
-    Looked up before any data is read, so missing weights stop the run at once."""
-    from . import backbones
+def _train_spec(args: argparse.Namespace, profile):
+    """The RunSpec of ``train``: ``--model`` with its defaults (StyleCNN the profile's
+    sizes and lr; a pretrained backbone its local weights file (--pretrained, else the
+    pretrained.backbones folder of data_paths.yaml), --finetune, --backbone-lr-scale and
+    ``backbones.DEFAULT_LR``), the profile's epochs and batch size, then every flag that
+    was given. Weights are looked up and the spec checked (``RunSpec.problems``) before
+    any data is read, so a mistake stops the run at once."""
+    from . import experiment
+    from .models import backbones
 
-    name = args.model.lower()
+    model = args.model or experiment.RunSpec.model
+    name = model.lower()
     if name in BACKBONES:
         paths = None if args.pretrained is not None else config.load_paths(args.paths, args.dataset)
         weights = backbones.find_weights(name, args.pretrained, paths)
         model_args = {"weights": str(weights), "finetune": args.finetune, "backbone_lr_scale": args.backbone_lr_scale}
-        return f"{args.model} ({args.finetune})", model_args, backbones.DEFAULT_LR if args.lr is None else args.lr
-    if args.pretrained is not None:
+        label, lr = f"{model} ({args.finetune})", backbones.DEFAULT_LR
+    elif args.pretrained is not None:
         raise UsageError(f"--pretrained is for the pretrained backbones ({', '.join(BACKBONES)}); "
-                         f"{args.model} trains from scratch")
-    return args.model, (profile.style_cnn if name == "stylecnn" else {}), profile.lr if args.lr is None else args.lr
+                         f"{model} trains from scratch")
+    else:
+        label, lr, model_args = model, profile.lr, (profile.style_cnn if name == "stylecnn" else {})
+    task_flags = {key: getattr(args, key) for key in ("imbalance", "label_smoothing", "mixup", "augment")
+                  if getattr(args, key) is not None}
+    input_size = (args.image_size or profile.image_size) if args.cache_margin > 1 else None
+    spec = experiment.RunSpec(name=label, model=model, model_args=model_args, epochs=profile.epochs, lr=lr,
+                              batch_size=profile.batch_size, input_size=input_size)
+    return checked_spec(spec.replace(**run_overrides(args), **task_flags))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -269,19 +181,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics.json (the final model on validation and, once, on test, beside the baselines)."""
     from . import experiment
 
-    name, model_args, lr = _train_model_args(args, config.get_profile(args.profile))
-    profile, splits, dataset = _splits(args)
-    spec = experiment.RunSpec(
-        name=name, model=args.model, model_args=model_args,
-        imbalance=args.imbalance, epochs=args.epochs or profile.epochs, lr=lr,
-        batch_size=args.batch_size or profile.batch_size, weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing, mixup=args.mixup, augment=args.augment, seed=args.seed,
-        device=args.device, input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None)
+    spec = _train_spec(args, config.get_profile(args.profile))
+    profile, splits, dataset = splits_from_args(args)
     out = Path(args.out)
     _refuse_overwriting([out / "last.pt"], args.resume)
     # --resume alone continues --out's own run; --resume FILE starts from that last.pt.
     resume = CONTINUE_RESUME if str(args.resume) == CONTINUE_RESUME else args.resume
-    result = experiment.run(spec, splits, checkpoint_dir=out, resume=resume, progress=not args.quiet,
+    result = experiment.run(spec, splits, checkpoint_dir=out, resume=resume, progress=cli_options.progress_wanted(args),
                             meta={"profile": profile.name, "dataset": dataset}, log=print)
     print(result.history.table())
     if result.interrupted:
@@ -296,9 +202,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_fetch_weights(args: argparse.Namespace) -> int:
     """Download a backbone's ImageNet weights (the one command that uses the network)."""
-    from . import backbones
+    from .models import backbones
 
-    path = backbones.fetch_weights(args.model, args.out, progress=not args.quiet)
+    path = backbones.fetch_weights(args.model, args.out, progress=cli_options.progress_wanted(args))
     print(f"wrote {path}; point data_paths.yaml at its folder (`{backbones.CONFIG_KEY}: {args.out}` under "
           f"`pretrained:`) or pass --pretrained {path}")
     return 0
@@ -318,13 +224,18 @@ def cmd_search(args: argparse.Namespace) -> int:
                          f"can write.") from None
     storage = args.storage or f"sqlite:///{(out / 'study.db').resolve()}"
     search.check_storage(storage)  # a bad --storage is named before any data is decoded
-    profile, splits, dataset = _splits(args)
+    profile = config.get_profile(args.profile)
     settings = profile.search
     trials = settings["trials"] if args.trials is None else args.trials
-    spec = experiment.RunSpec(
-        name="search", model=args.model, model_args=profile.style_cnn if args.model.lower() == "stylecnn" else {},
-        epochs=args.epochs or settings["epochs"], batch_size=args.batch_size or profile.batch_size, seed=args.seed,
-        device=args.device, input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None)
+    # The searched dimensions (lr, weight decay, width, augmentation, imbalance) are set per
+    # trial; the flags set the rest of the base run, and the searched ones where no trial does.
+    model = args.model or experiment.RunSpec.model
+    spec = checked_spec(experiment.RunSpec(
+        name="search", model=model, model_args=profile.style_cnn if model.lower() == "stylecnn" else {},
+        epochs=settings["epochs"], batch_size=profile.batch_size,
+        input_size=(args.image_size or profile.image_size) if args.cache_margin > 1 else None,
+    ).replace(**run_overrides(args)))
+    profile, splits, dataset = splits_from_args(args)
 
     def again(more: str) -> str:
         return (f"python -m wikiart_core search --storage {search.redact_password(search.storage_url(storage))} "
@@ -371,7 +282,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         test_root = Path(args.test)
     else:
         paths = config.load_paths(args.paths, args.dataset)
-        data.ensure_dataset(paths, progress=not args.quiet)
+        data.ensure_dataset(paths, progress=cli_options.progress_wanted(args))
         test_root = paths.test
     if not Path(test_root).is_dir():
         raise FileNotFoundError(f"test folder {test_root} does not exist")
@@ -380,7 +291,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     checkpoint.check_classes(meta["classes"], data.list_style_folders(Path(test_root)), order_matters=False)
     image_size = data.check_image_size(meta.get("image_size"), f"{args.checkpoint} (its recorded image_size)")
     test_set = data.WikiArtDataset(test_root, image_size=image_size, classes=meta["classes"],
-                                   cache_dir=args.cache_dir, progress=not args.quiet)
+                                   cache_dir=args.cache_dir, progress=cli_options.progress_wanted(args))
     predictions = evaluate.predict(model, test_set, batch_size=args.batch_size, device=args.device)
     metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, test_set.classes,
                                               predictions.probabilities)
@@ -407,23 +318,19 @@ def cmd_autoencode(args: argparse.Namespace) -> int:
     """Train a ConvAutoencoder (validation PSNR picks best.pt); write autoencoder.pt,
     figures and metrics.json (MSE and PSNR on validation and test, beside the resize
     baseline at the same compression ratio)."""
-    import torch
+    from . import checkpoint, experiment, plots
+    from .parts import part2_autoencoder
 
-    from . import checkpoint, cluster, experiment, plots
-
-    profile, splits, dataset = _splits(args)
-    settings = profile.autoencoder
-    spec = experiment.RunSpec(
-        name="autoencoder", task="reconstruct", model="ConvAutoencoder",
-        model_args=dict(base_channels=args.base_channels or settings["base_channels"],
-                        depth=args.depth or settings["depth"],
-                        latent_channels=args.latent_channels or settings["latent_channels"]),
-        epochs=args.epochs or settings["epochs"], lr=args.lr or settings["lr"],
-        batch_size=args.batch_size or settings["batch_size"], weight_decay=args.weight_decay,
-        warmup_epochs=0.5, ssim_weight=args.ssim_weight, seed=args.seed, device=args.device)
+    # --image-size None: the profile's image size.
+    profile, splits, dataset = splits_from_args(args, image_size=getattr(args, "image_size", None))
+    spec = part2_autoencoder.autoencoder_spec(profile, seed=args.seed, device=args.device,
+                                              ssim_weight=args.ssim_weight)
+    architecture = {name: getattr(args, name) for name in ("base_channels", "depth", "latent_channels")
+                    if getattr(args, name, None) is not None}
+    spec = spec.replace(**run_overrides(args), model_args={**spec.model_args, **architecture})
     out = Path(args.out)
     _refuse_overwriting([out / "run" / "last.pt"], args.resume)
-    result = experiment.run(spec, splits, checkpoint_dir=out / "run", progress=not args.quiet,
+    result = experiment.run(spec, splits, checkpoint_dir=out / "run", progress=cli_options.progress_wanted(args),
                             resume=CONTINUE_RESUME if args.resume else None,
                             meta={"profile": profile.name, "dataset": dataset}, log=print)
     print(result.history.table())
@@ -435,20 +342,12 @@ def cmd_autoencode(args: argparse.Namespace) -> int:
     saved = checkpoint.save_checkpoint(out / "autoencoder.pt", model, task="reconstruct", classes=splits.classes,
                                        image_size=splits.image_size, seed=args.seed, profile=profile.name,
                                        history=result.history.to_dict(), spec=spec.to_dict())
-    test_set = splits.test
-    model.to("cpu").eval()
-    images, labels = test_set.get_batch(cluster.fixed_examples(test_set, per_style=1))
-    with torch.inference_mode():
-        floats = images.float() / 255
-        reconstructions = {"autoencoder": model(floats).numpy(),
-                           "resize baseline": cluster.ResizeBaseline(splits.image_size,
-                                                                     model.compression_ratio)(floats).numpy()}
-        latent = model.encode(floats[:1])[0].numpy()
+    examples = part2_autoencoder.reconstruction_examples(model, splits.test)
     figures = {"curves.png": plots.reconstruction_curves(result.history.records,
                                                          result.baselines["validation"]["resize"]["psnr"]),
-               "reconstructions.png": plots.reconstruction_grid(images.numpy(), reconstructions, labels.numpy(),
-                                                                test_set.classes),
-               "latent.png": plots.latent_channels(latent, images[0].numpy())}
+               "reconstructions.png": plots.reconstruction_grid(examples["images"], examples["reconstructions"],
+                                                                examples["labels"], splits.test.classes),
+               "latent.png": plots.latent_channels(examples["latent"], examples["images"][0])}
     for name, figure in figures.items():
         files.save_figure(figure, out / name)
     baseline = result.baselines["test"]["resize"]
@@ -468,23 +367,23 @@ def cmd_style(args: argparse.Namespace) -> int:
     """Part 3: train the style-conditioned generators (cin and concat), the plain
     autoencoder and an independent judge; judge every method on the test split; write
     generator.pt (cin), generator_concat.pt, the figures and metrics.json into --out."""
-    from . import checkpoint, plots
+    from . import plots
     from .parts import part3_generator
 
     out = Path(args.out)
     _refuse_overwriting(sorted((out / "runs").glob("*/last.pt")), args.resume)
-    profile, splits, dataset = _splits(args, image_size=config.get_profile(args.profile).generator["image_size"])
+    # --image-size None: the generator's image size of the profile.
+    image_size = getattr(args, "image_size", None) or config.get_profile(args.profile).generator["image_size"]
+    profile, splits, dataset = splits_from_args(args, image_size=image_size)
+    # The generators' settings given on the command line (seed and device go on their own).
+    overrides = {name: value for name, value in run_overrides(args).items() if name not in ("seed", "device")}
     # An interrupt raises engine.RunInterrupted (a KeyboardInterrupt naming the run): main()
     # exits 130 before anything below writes a generator or a metric of an unfinished run.
-    run = part3_generator.run_all(splits, profile, seed=args.seed, device=args.device, epochs=args.epochs,
+    run = part3_generator.run_all(splits, profile, seed=args.seed, device=args.device, overrides=overrides,
                                   style_weight=args.style_weight, content_weight=args.content_weight,
                                   loss_net_checkpoint=args.loss_net, checkpoint_dir=out / "runs",
-                                  resume=CONTINUE_RESUME if args.resume else "auto", progress=not args.quiet)
-    for conditioning, generator in run.generators.items():
-        name = "generator.pt" if conditioning == "cin" else f"generator_{conditioning}.pt"
-        checkpoint.save_checkpoint(out / name, generator, task="style", classes=splits.classes,
-                                   image_size=splits.image_size, seed=args.seed, profile=profile.name,
-                                   dataset=dataset, history=run.histories[conditioning].to_dict())
+                                  resume=CONTINUE_RESUME if args.resume else "auto", progress=cli_options.progress_wanted(args))
+    part3_generator.save_generators(run, splits, profile, out, dataset=dataset, seed=args.seed)
     grid = part3_generator.example_grid_images(run, splits.test)
     files.save_figure(plots.style_grid(grid, splits.classes), out / "grid.png")
     files.save_figure(plots.generator_curves(run.histories), out / "curves.png")
@@ -563,7 +462,8 @@ def cmd_paint(args: argparse.Namespace) -> int:
 def cmd_cluster(args: argparse.Namespace) -> int:
     """Extract one representation of a split, cluster it with KMeans, score the clusters
     against the styles; write features.npz, figures and metrics.json."""
-    from . import checkpoint, cluster, data, plots
+    from . import checkpoint, data, plots
+    from .parts import part2_autoencoder
 
     model, image_size = None, None
     if args.representation != "pixels":
@@ -576,22 +476,24 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             raise UsageError(f"{args.checkpoint} holds a {type(model).__name__}, not a {expected}: "
                              f"--representation {args.representation} needs a {expected} checkpoint")
         image_size = data.check_image_size(meta.get("image_size"), f"{args.checkpoint} (its recorded image_size)")
-    profile, splits, dataset = _splits(args, image_size)
+    profile, splits, dataset = splits_from_args(args, image_size)
     chosen = {"test": splits.test, "validation": splits.validation, "train": splits.train}[args.split]
-    chosen = chosen.subset(cluster.subsample(len(chosen), args.max_items, args.seed))
+    chosen = chosen.subset(part2_autoencoder.subsample(len(chosen), args.max_items, args.seed))
     out = Path(args.out)
-    source = model if model is not None else cluster.pixel_features(args.pixel_side)
-    features, labels = cluster.extract(source, chosen, device=args.device,
-                                       save_to=out / f"features_{args.representation}.npz")
-    result = cluster.cluster_metrics(features, labels, k=args.k, seed=args.seed)
-    cohesion = cluster.style_cohesion(labels, result["assignments"], chosen.classes)
+    source = model if model is not None else part2_autoencoder.pixel_features(args.pixel_side)
+    features, labels = part2_autoencoder.extract(source, chosen, device=args.device,
+                                                 save_to=out / f"features_{args.representation}.npz")
+    result = part2_autoencoder.cluster_metrics(features, labels, k=args.k, seed=args.seed)
+    cohesion = part2_autoencoder.style_cohesion(labels, result["assignments"], chosen.classes)
     title = f"{args.representation} ({features.shape[1]} dims), {args.split} split"
-    figures = {"embedding_pca.png": plots.embedding_2d(cluster.embed_2d(features, "pca", args.seed), labels,
-                                                       chosen.classes, result["assignments"], f"PCA: {title}"),
+    figures = {"embedding_pca.png": plots.embedding_2d(part2_autoencoder.embed_2d(features, "pca", args.seed),
+                                                       labels, chosen.classes, result["assignments"],
+                                                       f"PCA: {title}"),
                "contingency.png": plots.contingency_heatmap(labels, result["assignments"], chosen.classes, title)}
     if not args.no_tsne:
-        figures["embedding_tsne.png"] = plots.embedding_2d(cluster.embed_2d(features, "tsne", args.seed), labels,
-                                                           chosen.classes, result["assignments"], f"t-SNE: {title}")
+        points = part2_autoencoder.embed_2d(features, "tsne", args.seed)
+        figures["embedding_tsne.png"] = plots.embedding_2d(points, labels, chosen.classes, result["assignments"],
+                                                           f"t-SNE: {title}")
     for name, figure in figures.items():
         files.save_figure(figure, out / name)
     scores = {key: value for key, value in result.items() if key != "assignments"}
@@ -602,7 +504,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         "styles_that_do_not": [row["style"] for row in cohesion if not row["clusters"]],
         "cohesion": cohesion, "seed": args.seed, "profile": profile.name, "dataset": dataset,
         "figures": sorted(figures)})
-    print(cluster.metrics_table({args.representation: scores}))
+    print(part2_autoencoder.metrics_table({args.representation: scores}))
     print(f"wrote {out}")
     return 0
 
@@ -610,39 +512,13 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- the parser
 
 
-def _data_options() -> argparse.ArgumentParser:
-    """--paths/--dataset or --train/--test, --profile, --cache-dir, the validation split."""
-    parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("data")
-    group.add_argument("--paths", help="data_paths.yaml to use (default: $WIKIART_PATHS or ./data_paths.yaml)")
-    group.add_argument("--dataset", help="dataset entry in data_paths.yaml (default: $WIKIART_DATASET or the file's)")
-    group.add_argument("--train", type=Path, help="train split folder (instead of data_paths.yaml; with --test)")
-    group.add_argument("--test", type=Path, help="test split folder (with --train)")
-    group.add_argument("--cache-dir", type=Path, help="decode cache for --train/--test folders (default: none)")
-    group.add_argument("--profile", choices=sorted(config.PROFILES),
-                       help="run size (default: $WIKIART_PROFILE or demo)")
-    group.add_argument("--validation-fraction", type=open_fraction,
-                       help="share of each style's training images held out for validation (default: the profile's)")
-    group.add_argument("--split-seed", type=int, default=0, help="seed of the validation split and of the caps")
-    return parser
-
-
-def _run_options() -> argparse.ArgumentParser:
-    """--seed, --device, --quiet."""
-    parser = argparse.ArgumentParser(add_help=False)
-    group = parser.add_argument_group("run")
-    group.add_argument("--seed", type=int, default=0, help="initial weights, order, augmentation")
-    group.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cuda, cuda:1, mps or cpu")
-    group.add_argument("--quiet", action="store_true", help="no progress bars")
-    return parser
-
-
 def build_parser() -> argparse.ArgumentParser:
     from . import augment, imbalance
 
     parser = argparse.ArgumentParser(prog="python -m wikiart_core", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    data_options, run_options = _data_options(), _run_options()
+    data_options, run_options, training_options = (cli_options.data_options(), cli_options.run_options(),
+                                                     cli_options.training_options())
 
     synth = commands.add_parser("synth", help="generate the embedded synthetic dataset")
     synth.add_argument("--out", type=Path, default=Path("data/synthart"), help="output folder (gets train/ and test/)")
@@ -681,26 +557,16 @@ def build_parser() -> argparse.ArgumentParser:
     regress.add_argument("--outputs", type=Path, help="outputs folder to use (default: a temporary one, removed after)")
     regress.set_defaults(run=cmd_regress)
 
-    training = commands.add_parser("train", parents=[data_options, run_options],
+    training = commands.add_parser("train", parents=[data_options, run_options, training_options],
                                    help="train a classifier, write last.pt, best.pt and metrics.json")
-    training.add_argument("--model", default="stylecnn",
-                          help="a class in models.MODELS: stylecnn or seedcnn (from scratch), or a pretrained "
-                               "backbone: resnet50, convnext_tiny, efficientnet_b0, resnet18")
-    training.add_argument("--imbalance", default="none", choices=list(imbalance.METHODS),
-                          help="class-imbalance method")
-    training.add_argument("--epochs", type=positive_int, help="default: the profile's")
-    training.add_argument("--image-size", type=image_side, help="pixels (default: the profile's)")
-    training.add_argument("--batch-size", type=positive_int, help="default: the profile's")
-    training.add_argument("--lr", type=positive_float,
-                          help="peak learning rate (AdamW, warm-up + cosine); default: the profile's (1e-2), "
-                               "1e-3 for a backbone's head")
-    training.add_argument("--weight-decay", type=non_negative_float, default=0.05)
-    training.add_argument("--label-smoothing", type=fraction, default=0.0)
-    training.add_argument("--mixup", type=non_negative_float, default=0.0, help="Beta(a, a) mixup strength (0: off)")
-    training.add_argument("--augment", choices=sorted(augment.PRESETS), default="art", help="augmentation recipe")
-    training.add_argument("--cache-margin", type=positive_float, default=1.0,
-                          help="cache images this much larger than --image-size (e.g. 1.143: 256 for 224) so "
-                               "training crops are shrunk, not stretched; see benchmarks/RESULTS.md")
+    training.add_argument("--model",
+                          help="a class in models.MODELS: stylecnn (the default) or seedcnn (from scratch), or a "
+                               "pretrained backbone: resnet50, convnext_tiny, efficientnet_b0, resnet18")
+    training.add_argument("--imbalance", choices=list(imbalance.METHODS),
+                          help="class-imbalance method (default: none)")
+    training.add_argument("--label-smoothing", type=fraction, help="default: none")
+    training.add_argument("--mixup", type=non_negative_float, help="Beta(a, a) mixup strength (default: off)")
+    training.add_argument("--augment", choices=sorted(augment.PRESETS), help="augmentation recipe (default: art)")
     training.add_argument("--out", type=Path, required=True, help="folder for last.pt, best.pt, metrics.json")
     training.add_argument("--resume", nargs="?", const=CONTINUE_RESUME, metavar="LAST_PT",
                           help="continue --out's run (or the run of this last.pt) after an interrupt; "
@@ -719,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     fetching.add_argument("--quiet", action="store_true", help="no download progress bar")
     fetching.set_defaults(run=cmd_fetch_weights)
 
-    searching = commands.add_parser("search", parents=[data_options, run_options],
+    searching = commands.add_parser("search", parents=[data_options, run_options, training_options],
                                     help="an Optuna study chosen on validation; the best trial retrained, tested once")
     searching.add_argument("--trials", type=count, help="trials to add to the study (default: the profile's)")
     searching.add_argument("--storage", help="Optuna storage URL shared by every worker of the study: "
@@ -728,11 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     searching.add_argument("--study-name", default="search", help="the study inside the storage")
     searching.add_argument("--sampler-seed", type=int,
                            help="seed of the TPE sampler (default: --seed); give each worker its own")
-    searching.add_argument("--model", default="stylecnn", help="a class in models.MODELS: stylecnn or seedcnn")
-    searching.add_argument("--epochs", type=positive_int, help="epochs per trial (default: the profile's search epochs)")
-    searching.add_argument("--image-size", type=image_side, help="pixels (default: the profile's)")
-    searching.add_argument("--batch-size", type=positive_int, help="default: the profile's")
-    searching.add_argument("--cache-margin", type=positive_float, default=1.0, help="as for train")
+    searching.add_argument("--model", help="a class in models.MODELS: stylecnn (the default) or seedcnn")
     searching.add_argument("--out", type=Path, required=True,
                            help="folder for search.json, the figures, study.db and best/ (the retrained best trial)")
     searching.set_defaults(run=cmd_search)
@@ -744,18 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
     evaluating.add_argument("--batch-size", type=positive_int, default=128)
     evaluating.set_defaults(run=cmd_evaluate)
 
-    autoencode = commands.add_parser("autoencode", parents=[data_options, run_options],
+    autoencode = commands.add_parser("autoencode", parents=[data_options, run_options, training_options],
                                      help="train the convolutional autoencoder (part 2)")
     autoencode.add_argument("--out", type=Path, required=True, help="folder for autoencoder.pt, figures, metrics.json")
-    autoencode.add_argument("--epochs", type=positive_int, help="default: the profile's")
-    autoencode.add_argument("--image-size", type=image_side, help="pixels (default: the profile's)")
     autoencode.add_argument("--base-channels", type=positive_int, help="default: the profile's")
     autoencode.add_argument("--depth", type=positive_int, help="halvings: the latent side is image_size / 2**depth")
     autoencode.add_argument("--latent-channels", type=positive_int, help="default: the profile's")
     autoencode.add_argument("--ssim-weight", type=fraction, default=0.0, help="weight of 1 - SSIM in the loss (0-1)")
-    autoencode.add_argument("--lr", type=positive_float, help="default: the profile's")
-    autoencode.add_argument("--weight-decay", type=non_negative_float, default=0.0, help="AdamW decoupled weight decay")
-    autoencode.add_argument("--batch-size", type=positive_int, help="default: the profile's")
     autoencode.add_argument("--resume", action="store_true",
                             help="continue the run in --out after an interrupt (the same settings)")
     autoencode.set_defaults(run=cmd_autoencode)
@@ -772,10 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     clustering.add_argument("--no-tsne", action="store_true", help="skip the t-SNE drawing (slow on many points)")
     clustering.set_defaults(run=cmd_cluster)
 
-    styling = commands.add_parser("style", parents=[data_options, run_options],
+    styling = commands.add_parser("style", parents=[data_options, run_options, training_options],
                                   help="part 3: train and judge the style-conditioned generator")
     styling.add_argument("--out", type=Path, required=True, help="folder for generator.pt, figures, metrics.json")
-    styling.add_argument("--epochs", type=positive_int, help="default: the profile's")
     styling.add_argument("--style-weight", type=non_negative_float, help="weight of the style loss (default: the profile's)")
     styling.add_argument("--content-weight", type=non_negative_float, default=0.0, help="weight of a deep-feature content loss")
     styling.add_argument("--loss-net", type=Path,

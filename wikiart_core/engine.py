@@ -31,7 +31,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -80,7 +80,8 @@ def lower_lr_advice(lr: float) -> str:
 
 @dataclass
 class TrainConfig:
-    """How long and how fast to train.
+    """How long and how fast to train: the one place these defaults live
+    (``experiment.RunSpec`` extends this class, the CLI and the panel start from a RunSpec).
 
     epochs: in total, counting resumed ones. lr: AdamW's peak learning rate, reached
     after a linear warm-up of ``warmup_epochs`` and followed by a cosine decay to 0
@@ -89,7 +90,7 @@ class TrainConfig:
     (CUDA, MPS, CPU) or a named device. amp: bf16 autocast and channels_last on CUDA
     (CPU runs stay fp32 and exact)."""
 
-    epochs: int
+    epochs: int = 1
     lr: float = 1e-3
     batch_size: int = 64
     weight_decay: float = 0.05
@@ -98,10 +99,33 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True
 
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, one phrase each with a fix (empty: nothing)."""
+        found = []
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            found.append(f"epochs must be at least 1 (got {self.epochs!r})")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            found.append(f"batch size must be at least 1 (got {self.batch_size!r})")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            found.append(f"learning rate must be > 0 (got {self.lr:g}); AdamW is usually run with 1e-4 to 1e-2")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            found.append(f"weight decay must be >= 0 (got {self.weight_decay:g})")
+        if not (math.isfinite(self.warmup_epochs) and self.warmup_epochs >= 0):
+            found.append(f"warm-up epochs must be >= 0 (got {self.warmup_epochs:g})")
+        if not (isinstance(self.seed, int) and self.seed >= 0):
+            found.append(f"seed must be >= 0 (got {self.seed!r})")
+        return found
+
     def check(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"need epochs >= 1, batch_size >= 1 and lr > 0 "
-                             f"(got {self.epochs}, {self.batch_size}, {self.lr})")
+        """ValueError listing :meth:`problems`, if any."""
+        found = self.problems()
+        if found:
+            raise ValueError("; ".join(found))
+
+    def train_settings(self) -> dict:
+        """This class's fields only (what checkpoints record as hyperparameters), also
+        when called on a subclass such as ``RunSpec``."""
+        return {name.name: getattr(self, name.name) for name in fields(TrainConfig)}
 
 
 # --------------------------------------------------------------------------- history
@@ -349,13 +373,10 @@ def _resume(path, model, task: Task, optimizer, scheduler, sampler, device, log)
         raise checkpoints.CheckpointError(
             f"{path} holds weights but no training state (optimizer, epoch); it cannot be resumed. "
             f"Fix: resume from a last.pt written by fit(checkpoint_dir=...).")
-    mismatch = []
-    if state["model_class"] != type(model).__name__:
-        mismatch.append(f"model {state['model_class']} vs {type(model).__name__}")
-    if checkpoints.plain(getattr(model, "init_args", {})) != state["init_args"]:
-        mismatch.append(f"init_args {state['init_args']} vs {getattr(model, 'init_args', {})}")
-    if state.get("task") != task.name:
-        mismatch.append(f"task {state.get('task')!r} vs {task.name!r}")
+    saved_and_now = {"model": (state["model_class"], type(model).__name__),
+                     "init_args": (state["init_args"], checkpoints.plain(getattr(model, "init_args", {}))),
+                     "task": (state.get("task"), task.name)}
+    mismatch = [f"{what} {saved!r} vs {now!r}" for what, (saved, now) in saved_and_now.items() if saved != now]
     if mismatch:
         raise checkpoints.CheckpointError(
             f"cannot resume from {path}: it was trained with a different setup (" + "; ".join(mismatch)
@@ -512,7 +533,7 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
                       "image_size": getattr(train_data, "image_size", None),
                       # Kept so that a checkpoint alone can compute the majority/stratified baselines.
                       "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
-                      "hyperparameters": {**asdict(config), "amp": use_amp,
+                      "hyperparameters": {**config.train_settings(), "amp": use_amp,
                                           "sampler": None if sampler is None else type(sampler).__name__}}
     automatic = resume in (AUTO_RESUME, CONTINUE_RESUME)
     last, last_state, unreadable = _last_state(checkpoint_dir) if resume is None or automatic else (None,) * 3

@@ -5,6 +5,8 @@ The course test loop ran one image at a time and reported accuracy alone. On dat
 where one style is 16% of the test set, accuracy alone hides a model that always
 answers that style; so every table here carries balanced accuracy (mean per-class
 recall, chance = 1/C), macro-F1, and the two baselines computed from the train counts.
+Reconstructions are read against :class:`ResizeBaseline`: shrink the image to as many
+numbers as the latent has and blow it back up.
 """
 from __future__ import annotations
 
@@ -162,6 +164,53 @@ def reconstruction_metrics(model: torch.nn.Module, dataset, *, batch_size: int =
     return {"mse": mse, "psnr": 10.0 * math.log10(1.0 / mse) if mse > 0 else float("inf")}
 
 
+# --------------------------------------------------------------------------- the reconstruction baseline
+
+
+def resize_baseline_side(image_size: int, compression_ratio: float) -> int:
+    """Side of the shrunken image that holds 3 * S**2 / ratio numbers (rounded, at least 1)."""
+    return max(1, round(image_size / math.sqrt(compression_ratio)))
+
+
+class ResizeBaseline(torch.nn.Module):
+    """The no-learning reference for an autoencoder: resize (B, 3, S, S) images in
+    [0, 1] down to ``side`` x ``side`` (bilinear with antialiasing, i.e. averaging
+    the pixels each output pixel covers) and back up to S x S (bilinear).
+
+    With ``side = S / sqrt(ratio)`` the small image holds as many numbers as a
+    latent with that compression ratio, so the two are compared at equal size.
+    It has no weights; it is a module so that the same evaluation code measures it.
+    """
+
+    def __init__(self, image_size: int, compression_ratio: float):
+        super().__init__()
+        self.image_size = int(image_size)
+        self.side = resize_baseline_side(image_size, compression_ratio)
+        # The ratio actually achieved after rounding the side to whole pixels.
+        self.compression_ratio = self.image_size ** 2 / self.side ** 2
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.interpolate(x, size=(self.side, self.side), mode="bilinear", antialias=True,
+                                               align_corners=False)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        size = (self.image_size, self.image_size)
+        return torch.nn.functional.interpolate(z, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+
+def resize_baseline_metrics(dataset, compression_ratio: float, *, batch_size: int = 256,
+                            device: str | torch.device = "cpu") -> dict[str, float]:
+    """MSE and PSNR (dB, peak 1) of :class:`ResizeBaseline` on ``dataset``, measured
+    by :func:`reconstruction_metrics` exactly as the autoencoder is, plus the ``side``
+    of the shrunken image and the ``compression_ratio`` it achieves."""
+    baseline = ResizeBaseline(dataset.image_size, compression_ratio)
+    metrics = reconstruction_metrics(baseline, dataset, batch_size=batch_size, device=device)
+    return {**metrics, "side": baseline.side, "compression_ratio": baseline.compression_ratio}
+
+
 def baselines(train_counts: Mapping[str, int], y_true: Sequence[int], classes: Sequence[str]) -> dict:
     """The two no-skill baselines, computed from the train counts and scored on ``y_true``.
 
@@ -249,7 +298,7 @@ def results_table(rows: Mapping[str, Mapping[str, Mapping[str, float]]],
     metric shows "-").
     ``baselines``: {"validation": {...}, "test": {...}}, each {"majority": ...,
     "stratified": ..., "colour_statistics": ...} as made by
-    ``experiment.classification_baselines``. Percentages with one decimal."""
+    ``tasks.classification_baselines``. Percentages with one decimal."""
     splits = ("validation", "test")
     lines = []
     if baselines:

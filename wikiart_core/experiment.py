@@ -8,7 +8,7 @@ does, in this order and nowhere else:
     validated on the validation split -> validation predictions, metrics and baselines
     -> test predictions, metrics and baselines (once, at the end) -> RunResult
 
-Notebooks, the training panel, ``imbalance.compare`` and the command line all call
+Notebooks, the training panel, ``parts.part1_imbalance.compare`` and the command line all call
 :func:`run`. The test split is never handed to ``fit`` and never chooses anything:
 :func:`choose_by_validation` picks among finished runs on validation scores and scores
 the test split of the chosen one only. ``RunResult`` serialises to JSON
@@ -17,9 +17,10 @@ reproduced and its split rebuilt.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
+import math
 import time
-import weakref
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -27,51 +28,43 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from . import engine, evaluate, files, imbalance, models, tasks
+from . import augment as augment_presets
+from . import data, engine, files, imbalance, models, tasks
 from .data import Splits
 
-TASKS = ("classify", "reconstruct")
-# The headline metric of each task: what "best" means, on validation.
-SCORE = {"classify": "balanced_accuracy", "reconstruct": "psnr"}
 
 
 @dataclass
-class RunSpec:
-    """Everything that defines a run, as plain values (JSON- and checkpoint-safe).
+class RunSpec(engine.TrainConfig):
+    """Everything that defines a run, as plain values (JSON- and checkpoint-safe): the
+    training settings of :class:`~wikiart_core.engine.TrainConfig` (epochs, lr,
+    batch_size, weight_decay, warmup_epochs, seed, device, amp; their defaults live
+    there) and what to train.
 
-    name: a label for tables. task: "classify" or "reconstruct". model: a key of
-    ``models.MODELS`` (case-insensitive); model_args: its constructor arguments
-    (``n_classes`` and ``image_size`` are filled in from the data). imbalance: a key of
-    ``imbalance.METHODS``. augment: a key of ``augment.PRESETS`` (None: the task's own,
-    "art" for classify, "flip" for reconstruct). input_size: classify only, the model's
-    input side when the splits were decoded larger (``data.cache_side``): training crops
-    are shrunk to it rather than stretched, evaluation takes the central crop; None: the
-    splits' size. ssim_weight: reconstruct only. The rest is
-    :class:`~wikiart_core.engine.TrainConfig`."""
+    name: a label for tables. task: a key of ``tasks.TASKS`` ("classify",
+    "reconstruct"). model: a key of ``models.MODELS`` (case-insensitive); model_args: its
+    constructor arguments (``n_classes`` and ``image_size`` are filled in from the data).
+    imbalance: a key of ``imbalance.METHODS`` (classify only). augment: a key of
+    ``augment.PRESETS`` (None: the task's own, "art" for classify, "flip" for
+    reconstruct). label_smoothing, mixup, input_size: classify only, defaults those of
+    ``tasks.Classification``; input_size is the model's input side when the splits were
+    decoded larger (``data.cache_side``): training crops are shrunk to it rather than
+    stretched, evaluation takes the central crop; None: the splits' size. ssim_weight:
+    reconstruct only, the weight of 1 - SSIM in the loss."""
 
     name: str = "run"
     task: str = "classify"
     model: str = "stylecnn"
     model_args: dict = field(default_factory=dict)
     imbalance: str = "none"
-    epochs: int = 1
-    lr: float = 1e-3
-    batch_size: int = 64
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.0
-    mixup: float = 0.0
+    label_smoothing: float = tasks.Classification.label_smoothing
+    mixup: float = tasks.Classification.mixup
     augment: str | None = None
-    input_size: int | None = None
+    input_size: int | None = tasks.Classification.input_size
     ssim_weight: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    amp: bool = True
 
     def replace(self, **changes: Any) -> "RunSpec":
-        values = asdict(self)
-        values.update(changes)
-        return RunSpec(**values)
+        return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -81,10 +74,34 @@ class RunSpec:
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in values.items() if key in known})
 
-    def train_config(self) -> engine.TrainConfig:
-        return engine.TrainConfig(epochs=self.epochs, lr=self.lr, batch_size=self.batch_size,
-                                  weight_decay=self.weight_decay, warmup_epochs=self.warmup_epochs, seed=self.seed,
-                                  device=self.device, amp=self.amp)
+    @property
+    def headline_metric(self) -> str:
+        """What "best" means for this spec's task, on validation (balanced_accuracy, psnr)."""
+        return tasks.task_class(self.task).best_metric
+
+    def problems(self) -> list[str]:
+        """Everything wrong with this spec, one phrase each (empty: it can run). The one
+        validation that the panel shows, the CLI reports and ``fit`` raises."""
+        found = super().problems()
+        if self.task not in tasks.TASKS:
+            found.append(f"task must be one of {sorted(tasks.TASKS)} (got {self.task!r})")
+        try:
+            models.model_class(self.model)
+        except ValueError as error:
+            found.append(str(error))
+        if self.imbalance not in imbalance.METHODS:
+            found.append(f"imbalance method must be one of {list(imbalance.METHODS)} (got {self.imbalance!r})")
+        if self.augment is not None and self.augment not in augment_presets.PRESETS:
+            found.append(f"augmentation must be one of {sorted(augment_presets.PRESETS)} (got {self.augment!r})")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            found.append(f"label smoothing must be in [0, 1) (got {self.label_smoothing:g})")
+        if not (math.isfinite(self.mixup) and self.mixup >= 0):
+            found.append(f"mixup strength must be >= 0 (got {self.mixup:g})")
+        if not 0.0 <= self.ssim_weight <= 1.0:
+            found.append(f"SSIM weight must be in [0, 1] (got {self.ssim_weight:g})")
+        if self.input_size is not None and not 8 <= self.input_size <= data.MAX_IMAGE_SIDE:
+            found.append(f"input size must be 8 to {data.MAX_IMAGE_SIDE} px (got {self.input_size})")
+        return found
 
 
 @dataclass
@@ -123,7 +140,7 @@ class RunResult:
         metrics = self.validation if split == "validation" else self.test
         if metrics is None:
             raise ValueError(f"run {self.name!r} has no {split} scores yet")
-        return float(metrics[SCORE[self.spec.task]])
+        return float(metrics[self.spec.headline_metric])
 
     def to_dict(self) -> dict:
         return {"spec": self.spec.to_dict(), "validation": self.validation, "test": self.test,
@@ -164,78 +181,18 @@ def build_model(spec: RunSpec, splits: Splits) -> torch.nn.Module:
 
 
 def build_task(spec: RunSpec, splits: Splits) -> tuple[tasks.Task, Any]:
-    """The task and the sampler (None: a seeded shuffle) for ``spec``."""
-    if spec.task not in TASKS:
-        raise ValueError(f"task must be one of {TASKS}, got {spec.task!r}")
-    if spec.task == "reconstruct":
-        return tasks.Reconstruction(models.reconstruction_loss(spec.ssim_weight), spec.augment or "flip"), None
-    loss, sampler = imbalance.configure(spec.imbalance, splits.train.class_counts(), splits.train.targets,
-                                        seed=spec.seed, label_smoothing=spec.label_smoothing)
-    return tasks.Classification(loss, spec.label_smoothing, spec.mixup, spec.augment or "art",
-                                input_size=spec.input_size), sampler
+    """The task and the sampler (None: a seeded shuffle) for ``spec``: its registered
+    task (``tasks.TASKS``) built from the spec."""
+    return tasks.task_class(spec.task).from_spec(spec, splits)
 
 
-# --------------------------------------------------------------------------- baselines, once per split set
-
-_BASELINE_CACHE: "weakref.WeakKeyDictionary[Splits, dict]" = weakref.WeakKeyDictionary()
-
-
-def _baselines_of(splits: Splits) -> dict:
-    """The cached baselines of ``splits`` (computed on first use)."""
-    cached = _BASELINE_CACHE.get(splits)
-    if cached is None:
-        from . import colour_baseline
-
-        counts = splits.train.class_counts()
-        colour = colour_baseline.colour_statistics_baseline(splits.train, splits.validation, splits.test)
-        tables = {}
-        for split_name, dataset in (("validation", splits.validation), ("test", splits.test)):
-            simple = evaluate.baselines(counts, dataset.targets, splits.classes)
-            tables[split_name] = {"majority": simple["majority"], "stratified": simple["stratified"],
-                                  "colour_statistics": {**colour[split_name], "chosen": colour["chosen"]}}
-        cached = {"tables": tables, "colour_test_predictions": np.asarray(colour["test_predictions"], np.int64)}
-        _BASELINE_CACHE[splits] = cached
-    return cached
-
-
-def classification_baselines(splits: Splits) -> dict:
-    """{"validation": {...}, "test": {...}}, each with the majority, stratified-random
-    and colour-statistics baselines (metrics as fractions). The colour baseline is a
-    logistic regression on colour statistics fitted on train and chosen on validation.
-    Computed once per ``splits`` object."""
-    return _baselines_of(splits)["tables"]
-
-
-def colour_baseline_test_predictions(splits: Splits) -> np.ndarray:
-    """(N,) the colour-statistics baseline's test predictions, for paired comparisons
-    (``stats.paired_bootstrap``) of a model against it."""
-    return _baselines_of(splits)["colour_test_predictions"]
-
-
-def _classification_scores(model, dataset, spec: RunSpec) -> tuple[dict, list[int], list[int]]:
-    predictions = evaluate.predict(model, dataset, batch_size=max(spec.batch_size, 256), device=spec.device,
-                                   input_size=spec.input_size)
-    metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, dataset.classes,
-                                              predictions.probabilities)
-    scores = {key: metrics[key] for key in ("accuracy", "balanced_accuracy", "macro_f1", "top3_accuracy",
-                                            "n_samples")}
-    scores["per_class_recall"] = {style: values["recall"] for style, values in metrics["per_class"].items()}
-    return scores, predictions.y_pred.tolist(), predictions.y_true.tolist()
-
-
-def _score_split(result: RunResult, splits: Splits, split_name: str) -> None:
+def _score_split(result: RunResult, task: tasks.Task, splits: Splits, split_name: str) -> None:
     """Fill ``result``'s metrics, baselines and predictions for one split."""
     dataset = splits.validation if split_name == "validation" else splits.test
-    if result.spec.task == "classify":
-        scores, y_pred, y_true = _classification_scores(result.model, dataset, result.spec)
-        result.predictions[split_name], result.y_true[split_name] = y_pred, y_true
-        result.baselines[split_name] = classification_baselines(splits)[split_name]
-    else:
-        from . import cluster
-
-        scores = evaluate.reconstruction_metrics(result.model, dataset, device=result.spec.device)
-        ratio = result.model.compression_ratio
-        result.baselines[split_name] = {"resize": cluster.resize_baseline_metrics(dataset, ratio)}
+    scores, labels = task.score(result.model, dataset, result.spec)
+    if labels:
+        result.predictions[split_name], result.y_true[split_name] = labels["predictions"], labels["y_true"]
+    result.baselines[split_name] = task.baselines(result.model, splits, split_name)
     if split_name == "validation":
         result.validation = scores
     else:
@@ -249,7 +206,8 @@ def score_test(result: RunResult, splits: Splits) -> RunResult:
         raise ValueError(f"run {result.name!r} was already scored on the test split")
     if result.model is None:
         raise ValueError(f"run {result.name!r} has no model in memory (read from JSON?)")
-    _score_split(result, splits, "test")
+    task, _ = build_task(result.spec, splits)
+    _score_split(result, task, splits, "test")
     return result
 
 
@@ -284,11 +242,11 @@ def run(spec: RunSpec, splits: Splits, *, checkpoint_dir: str | Path | None = No
     split_info = {**splits.describe(), "validation_files": splits.validation_files()}
     checkpoint_meta = {**(meta or {}), "spec": spec.to_dict(), "validation_files": split_info["validation_files"],
                        "validation_fraction": splits.validation_fraction, "split_seed": splits.split_seed}
-    history = fit_fn(model, task, splits.train, splits.validation, spec.train_config(), sampler=sampler,
+    history = fit_fn(model, task, splits.train, splits.validation, spec, sampler=sampler,
                      checkpoint_dir=checkpoint_dir, resume=resume, meta=checkpoint_meta, on_epoch_end=on_epoch_end,
                      progress=progress, log=log or (lambda *_args, **_kwargs: None))
     result = RunResult(spec=spec, history=history, validation={}, split=split_info, model=model)
-    _score_split(result, splits, "validation")
+    _score_split(result, task, splits, "validation")
     if score_test_split and not history.interrupted:
         score_test(result, splits)
     result.seconds = time.perf_counter() - started
@@ -325,7 +283,7 @@ def learning_rate_search(spec: RunSpec, splits: Splits, learning_rates: Sequence
         rows.append({"lr": float(lr), **{k: v for k, v in candidate.validation.items() if k != "per_class_recall"},
                      "chosen": False})
         if log is not None:
-            log(f"{spec.name}: lr {lr:g} -> validation {SCORE[spec.task]} {candidate.score():.3f}")
+            log(f"{spec.name}: lr {lr:g} -> validation {spec.headline_metric} {candidate.score():.3f}")
     if not candidates:
         raise engine.TrainingError(f"{spec.name}: training diverged at every learning rate {list(learning_rates)}. "
                                    f"Fix: try smaller learning rates.")

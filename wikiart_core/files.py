@@ -15,6 +15,7 @@ the package: every writer can use it.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import shutil
@@ -124,6 +125,24 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_write`)."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+def write_torch(path: str | os.PathLike, value: Any) -> Path:
+    """``torch.save(value)`` to ``path`` so that ``path`` never holds half a file
+    (:func:`atomic_write`: temporary file, flush, rename; readable by the group).
+
+    The bytes are made in memory first: torch's writer reports a full disk as a bare
+    ``RuntimeError: unexpected pos``, while a plain write of the bytes raises ENOSPC,
+    which becomes a DiskFullError naming the folder and the size needed.
+
+    Raises:
+        DiskFullError: the disk filled; the previous file is intact.
+    Returns ``path``."""
+    import torch  # here, not at the top: the JSON and figure writers need no torch
+
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return write_bytes(path, buffer.getbuffer())
 
 
 def write_json(path: str | os.PathLike, values: Any, **dump_options: Any) -> Path:

@@ -277,7 +277,7 @@ def reconstruction_curves(records: Sequence, baseline_psnr: float | None = None,
 def reconstruction_grid(originals, reconstructions: Mapping[str, np.ndarray] | np.ndarray, labels: Sequence[int],
                         classes: Sequence[str], rows_per_figure_column: int = 14) -> Figure:
     """One row per image (one image per style in label order, e.g. from
-    ``cluster.fixed_examples``): the original, then each reconstruction side by side.
+    ``part2_autoencoder.fixed_examples``): the original, then each reconstruction side by side.
 
     Args:
         originals: (N, 3, S, S) uint8 or floats in [0, 1].

@@ -42,7 +42,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from . import augment, engine, experiment, imbalance, models
+from . import augment, engine, experiment, imbalance, models, tasks
 from .data import Splits
 
 # Spec fields a study may differ in between its sessions without changing what a trial means.
@@ -108,7 +108,7 @@ def search_space(base_spec: experiment.RunSpec) -> dict[str, Dimension]:
         width = int(base_spec.model_args.get("width", parameters["width"].default))
         space["width"] = choice(*sorted({max(1, width // 2), width, 2 * width}))
     space["augment"] = choice(*augment.PRESETS)
-    if base_spec.task == "classify":
+    if tasks.task_class(base_spec.task).uses_imbalance:
         space["imbalance"] = choice(*imbalance.METHODS)
     return space
 
@@ -526,7 +526,7 @@ def run_study(base_spec: experiment.RunSpec, splits: Splits, *, trials: int | No
     url = None if storage is None else check_storage(storage)
     started = time.perf_counter()
     space = space if space is not None else search_space(base_spec)
-    metric = experiment.SCORE[base_spec.task]
+    metric = base_spec.headline_metric
     study = _open_study(url, study_name, pruner or optuna.pruners.MedianPruner(n_startup_trials=startup_trials,
                                                                                n_warmup_steps=min_epochs))
     _check_same_setup(study, base_spec, splits, space)

@@ -5,19 +5,20 @@ the *validation* scores next to the baselines. It builds an ``experiment.RunSpec
 calls ``experiment.run`` without scoring the test split: tuning by hand with live
 test scores would be choosing on test.
 
-    panel = widgets.training_panel(splits, defaults={"epochs": 3})
+    panel = widgets.training_panel(splits, RunSpec(model="stylecnn", epochs=3))
     display(panel.widget)
-    panel.train()          # what the Train button does; run headless, it uses the defaults
+    panel.train()          # what the Train button does; run headless, it trains the spec it started from
     panel.last_result      # the RunResult, for the next cell
 
-Invalid values (a learning rate <= 0, a batch size larger than the training set,
-epochs < 1, a negative seed) are refused with a message in the panel and nothing is
-trained. Another image size re-decodes the same files (same styles, same splits) at
+The panel starts from a ``RunSpec`` and returns one (``panel.spec()``): the controls
+change its model, learning rate, batch size, epochs, imbalance method and seed, and every
+other field stays as given. Invalid values are refused with the message of
+``RunSpec.problems`` (the same check the command line and ``engine.fit`` make), plus a
+batch size larger than the training set, and nothing is trained. Another image size re-decodes the same files (same styles, same splits) at
 that size, once per size (``Splits.at_size``).
 """
 from __future__ import annotations
 
-import math
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -29,8 +30,6 @@ from wikiart_core import evaluate, experiment, imbalance, plots
 
 MODEL_CHOICES = ("stylecnn", "seedcnn")
 IMAGE_SIZES = (32, 48, 64, 96, 128, 224, 416)
-DEFAULT_KEYS = {"model", "image_size", "lr", "batch_size", "epochs", "imbalance", "seed", "model_args",
-                "spec", "cache_dir"}
 
 
 def _show_in(output: ipw.Output, items) -> None:
@@ -72,23 +71,6 @@ def _show_in(output: ipw.Output, items) -> None:
     output.outputs = tuple(outputs)
 
 
-def _defaults(splits, defaults: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(defaults) - DEFAULT_KEYS
-    if unknown:
-        raise ValueError(f"unknown panel default(s) {sorted(unknown)}; known: {sorted(DEFAULT_KEYS)}")
-    chosen = {"model": "stylecnn", "image_size": splits.image_size, "lr": 3e-3, "batch_size": 64, "epochs": 3,
-              "imbalance": "none", "seed": 0, "model_args": {}, "spec": {}, "cache_dir": None}
-    chosen.update(defaults)
-    # A batch cannot hold more images than there are: start from one that fits, so a tiny
-    # training set (the tests' rehearsal of `full`) trains on the same path as a big one.
-    chosen["batch_size"] = max(1, min(int(chosen["batch_size"]), len(splits.train)))
-    if chosen["model"] not in MODEL_CHOICES:
-        raise ValueError(f"defaults['model'] must be one of {MODEL_CHOICES}, got {chosen['model']!r}")
-    if chosen["imbalance"] not in imbalance.METHODS:
-        raise ValueError(f"defaults['imbalance'] must be one of {list(imbalance.METHODS)}")
-    return chosen
-
-
 @dataclass
 class TrainingPanel:
     """The controls, the Train button, a message line and an Output, plus the last result.
@@ -106,7 +88,9 @@ class TrainingPanel:
     """
 
     splits: Any
-    defaults: dict[str, Any]
+    base_spec: experiment.RunSpec
+    other_model_args: dict[str, dict]
+    cache_dir: Any
     run_fn: Callable
     model: ipw.Dropdown
     image_size: ipw.Dropdown
@@ -132,37 +116,32 @@ class TrainingPanel:
                 "seed": int(self.seed.value)}
 
     def problems(self) -> list[str]:
-        """Why the current values cannot be trained (empty: they can)."""
-        chosen = self.settings()
-        found = []
-        if not (math.isfinite(chosen["lr"]) and chosen["lr"] > 0):
-            found.append(f"learning rate must be > 0 (got {chosen['lr']:g}); try 1e-3")
-        if chosen["batch_size"] < 1:
-            found.append(f"batch size must be at least 1 (got {chosen['batch_size']})")
-        elif chosen["batch_size"] > len(self.splits.train):
-            found.append(f"batch size {chosen['batch_size']} is larger than the training set "
+        """Why the current values cannot be trained (empty: they can): ``RunSpec.problems``
+        of :meth:`spec`, and a batch larger than the training set."""
+        spec = self.spec()
+        found = spec.problems()
+        if spec.batch_size > len(self.splits.train):
+            found.append(f"batch size {spec.batch_size} is larger than the training set "
                          f"({len(self.splits.train)} images)")
-        if chosen["epochs"] < 1:
-            found.append(f"epochs must be at least 1 (got {chosen['epochs']})")
-        if chosen["seed"] < 0:
-            found.append(f"seed must be >= 0 (got {chosen['seed']})")
         return found
 
     def spec(self) -> experiment.RunSpec:
-        """The run the current controls describe."""
+        """The run the current controls describe: the panel's starting spec with the
+        controls' values (a model other than the spec's gets ``other_model_args``)."""
         chosen = self.settings()
-        return experiment.RunSpec(
+        same_model = chosen["model"] == self.base_spec.model.lower()
+        model_args = self.base_spec.model_args if same_model else self.other_model_args.get(chosen["model"], {})
+        return self.base_spec.replace(
             name=f"{chosen['model']} ({chosen['imbalance']}, {chosen['epochs']} epochs, seed {chosen['seed']})",
-            model=chosen["model"], model_args=dict(self.defaults["model_args"].get(chosen["model"], {})),
-            imbalance=chosen["imbalance"], epochs=chosen["epochs"], lr=chosen["lr"], batch_size=chosen["batch_size"],
-            seed=chosen["seed"], **self.defaults["spec"])
+            model=chosen["model"], model_args=dict(model_args), imbalance=chosen["imbalance"],
+            epochs=chosen["epochs"], lr=chosen["lr"], batch_size=chosen["batch_size"], seed=chosen["seed"])
 
     def splits_at(self, image_size: int):
         """The panel's splits at ``image_size`` (decoded once per size)."""
         if image_size not in self._splits_by_size:
             if image_size != self.splits.image_size:
                 self.message.value = f"Decoding the images at {image_size} px (once per size)…"
-            self._splits_by_size[image_size] = self.splits.at_size(image_size, self.defaults["cache_dir"])
+            self._splits_by_size[image_size] = self.splits.at_size(image_size, self.cache_dir)
         return self._splits_by_size[image_size]
 
     def train(self) -> None:
@@ -213,20 +192,32 @@ class TrainingPanel:
                               f"notebook's finished runs).")
 
 
-def training_panel(splits, *, defaults: dict[str, Any] | None = None,
+def training_panel(splits, spec: experiment.RunSpec | None = None, *, image_size: int | None = None,
+                   other_model_args: dict[str, dict] | None = None, cache_dir=None,
                    run_fn: Callable | None = None) -> TrainingPanel:
-    """Build a :class:`TrainingPanel` on ``data.Splits``.
+    """Build a :class:`TrainingPanel` on ``data.Splits``, starting from ``spec``.
 
     Args:
-        defaults: the controls' starting values, any of: ``model`` ("stylecnn" or
-            "seedcnn"), ``image_size`` (px; default the splits'), ``lr``, ``batch_size``,
-            ``epochs``, ``imbalance`` (a key of ``imbalance.METHODS``), ``seed``; and fixed
-            settings: ``model_args`` ({"stylecnn": {"width": 16}}), ``spec`` (more RunSpec
-            fields, e.g. device, warmup_epochs, augment), ``cache_dir`` (decode cache for
-            other image sizes).
+        spec: the run the controls start from (default: ``RunSpec()``, every default in
+            one place); its model must be one of ``MODEL_CHOICES``. Fields without a
+            control (device, warm-up, augmentation, ...) stay as given.
+        image_size: the image size control's start (px; default the splits').
+        other_model_args: constructor arguments of the models the spec does not name
+            ({"seedcnn": {...}}; default: the model's own defaults).
+        cache_dir: decode cache for other image sizes.
         run_fn: the runner (default ``experiment.run``); tests pass a fake.
     """
-    chosen = _defaults(splits, dict(defaults or {}))
+    spec = spec if spec is not None else experiment.RunSpec()
+    if spec.model.lower() not in MODEL_CHOICES:
+        raise ValueError(f"the panel trains {MODEL_CHOICES}; the spec's model is {spec.model!r}")
+    # A batch cannot hold more images than there are: start from one that fits, so a tiny
+    # training set (the tests' rehearsal of `full`) trains on the same path as a big one.
+    spec = spec.replace(batch_size=max(1, min(spec.batch_size, len(splits.train))))
+    found = spec.problems()
+    if found:
+        raise ValueError("the panel's starting spec cannot run: " + "; ".join(found))
+    chosen = {"model": spec.model.lower(), "image_size": image_size or splits.image_size, "lr": spec.lr,
+              "batch_size": spec.batch_size, "epochs": spec.epochs, "imbalance": spec.imbalance, "seed": spec.seed}
     sizes = sorted(set(IMAGE_SIZES) | {int(splits.image_size), int(chosen["image_size"])})
     style = {"description_width": "110px"}
     layout = ipw.Layout(width="300px")
@@ -248,7 +239,8 @@ def training_panel(splits, *, defaults: dict[str, Any] | None = None,
     left = ipw.VBox([controls["model"], controls["image_size"], controls["learning_rate"], controls["batch_size"]])
     right = ipw.VBox([controls["epochs"], controls["imbalance_method"], controls["seed"], button])
     box = ipw.VBox([ipw.HBox([left, right]), message, output])
-    panel = TrainingPanel(splits=splits, defaults=chosen, run_fn=run_fn or experiment.run, train_button=button,
+    panel = TrainingPanel(splits=splits, base_spec=spec, other_model_args=dict(other_model_args or {}),
+                          cache_dir=cache_dir, run_fn=run_fn or experiment.run, train_button=button,
                           message=message, output=output, widget=box, **controls)
     button.on_click(panel._on_click)
     return panel
@@ -266,7 +258,7 @@ class ClusterExplorer:
         widget: the VBox to display.
         representation, method, k: the controls (set ``.value`` from code).
         redraw_button, message, output: the button, a one-line status and the Output.
-        last_result: the scores of the last redraw (``cluster.cluster_metrics`` without
+        last_result: the scores of the last redraw (``part2_autoencoder.cluster_metrics`` without
             the assignments) plus ``representation`` and ``method``; None before.
         last_error: the traceback of a failed redraw (None when it worked).
         last_outputs: the last drawing (Figure) and score table (str), for :func:`static_copy`.
@@ -291,21 +283,21 @@ class ClusterExplorer:
 
     def redraw(self) -> None:
         """What the Redraw button does (t-SNE drawings are kept per representation)."""
-        from wikiart_core import cluster
+        from wikiart_core.parts import part2_autoencoder
 
         name, method, k = self.representation.value, self.method.value, int(self.k.value)
         self.last_error = None
         self.message.value = f"Clustering {name} with k = {k}…"
         try:
             features = self.representations[name]
-            result = cluster.cluster_metrics(features, self.labels, k=k, seed=self.seed)
+            result = part2_autoencoder.cluster_metrics(features, self.labels, k=k, seed=self.seed)
             if (name, method) not in self._points:
-                self._points[name, method] = cluster.embed_2d(features, method, self.seed,
-                                                              max_iter=self.tsne_max_iter)
+                self._points[name, method] = part2_autoencoder.embed_2d(features, method, self.seed,
+                                                                        max_iter=self.tsne_max_iter)
             figure = plots.embedding_2d(self._points[name, method], self.labels, self.classes, result["assignments"],
                                         title=f"{name} ({features.shape[1]} dims), {method.upper()}, k = {k}")
             scores = {key: value for key, value in result.items() if key != "assignments"}
-            table = cluster.metrics_table({name: scores})
+            table = part2_autoencoder.metrics_table({name: scores})
             _show_in(self.output, [figure, table])  # not `with self.output:`, see _show_in
             self.last_outputs = [figure, table]
             self.last_result = {**scores, "representation": name, "method": method}
@@ -324,7 +316,7 @@ def cluster_explorer(representations: dict[str, Any], labels, classes, *, seed: 
 
     Args:
         representations: name → (N, D) features of the same N images (e.g. from
-            ``cluster.extract``), such as {"autoencoder": ..., "pixels": ..., "stylecnn": ...}.
+            ``part2_autoencoder.extract``), such as {"autoencoder": ..., "pixels": ..., "stylecnn": ...}.
         labels: (N,) true styles; classes: style names.
         k: starting number of clusters (default: the number of styles present).
         method: starting 2D method, "pca" or "tsne".
@@ -446,10 +438,10 @@ def style_painter(generator, dataset, *, examples=None, start_style: int | None 
     and the images of ``dataset`` (e.g. the test split, at the generator's image size).
 
     examples: indices of ``dataset`` offered as content (default: one per style)."""
-    from wikiart_core import cluster
+    from wikiart_core.parts import part2_autoencoder
 
     classes = list(dataset.classes)
-    examples = list(cluster.fixed_examples(dataset, per_style=1) if examples is None else examples)
+    examples = list(part2_autoencoder.fixed_examples(dataset, per_style=1) if examples is None else examples)
     names = [(f"{classes[int(dataset.targets[i])].replace('_', ' ')} #{int(i)}", int(i)) for i in examples]
     styles = [(name.replace("_", " "), index) for index, name in enumerate(classes)]
     width = {"description_width": "90px"}

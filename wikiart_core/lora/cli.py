@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from .. import files
+from ..cli_options import fraction, image_side, non_negative_float, positive_float, positive_int
 from . import LoraError
 
 RUN_FILE_NAME = "lora_run.json"
@@ -40,7 +41,7 @@ def cmd_lora(args: argparse.Namespace) -> int:
     """Fine-tune LoRA adapters of the text-to-image UNet on the train split's styles;
     write --out/pytorch_lora_weights.safetensors, training_state.pt and lora_run.json."""
     from wikiart_core import config, data
-    from wikiart_core.cli import _splits
+    from wikiart_core.cli_options import progress_wanted, splits_from_args
 
     from . import captions as captions_module
     from . import pipeline as pipelines
@@ -60,13 +61,13 @@ def cmd_lora(args: argparse.Namespace) -> int:
         source = args.pretrained
         if args.tiny:
             if paths is not None:
-                data.ensure_dataset(paths, progress=not args.quiet)
+                data.ensure_dataset(paths, progress=progress_wanted(args))
             styles = data.list_style_folders(Path(args.train) if args.train is not None else paths.train)
             source = pipelines.build_tiny_pipeline(out / "tiny-pipeline", resolution=args.resolution
                                                    or profile.lora["resolution"], styles=styles, seed=0)
         pipeline = pipelines.load_text_to_image(source, paths=paths)
         resolution = args.resolution or pipelines.pipeline_resolution(pipeline)
-        _, splits, dataset = _splits(args)  # file lists and labels; images are decoded at `resolution` later
+        _, splits, dataset = splits_from_args(args)  # file lists and labels; images are decoded at `resolution` later
         captions = captions_module.caption_dataset(
             splits.train, pipeline.tokenizer, resolution, images_per_style=args.images_per_style
             or profile.lora.get("images_per_style"), seed=args.split_seed, with_token=args.rare_tokens)
@@ -74,7 +75,7 @@ def cmd_lora(args: argparse.Namespace) -> int:
     latent_cache = (captions_module.latent_cache_file(cache_dir, pipeline.name_or_path, captions)
                     if cache_dir is not None else None)
     run = train.train_lora(pipeline, captions, settings, out, resume=not args.restart, accelerator=accelerator,
-                           latent_cache=latent_cache, progress=False if args.quiet else None, keep_adapter=True)
+                           latent_cache=latent_cache, progress=progress_wanted(args), keep_adapter=True)
     if args.write_lora_hash:
         files.write_text(out / f"lora_hash.{accelerator.process_index}.txt", train.lora_hash(pipeline.unet) + "\n")
     if accelerator.is_main_process:
@@ -164,15 +165,15 @@ def add_commands(commands, data_options: argparse.ArgumentParser, run_options: a
                                              "in data_paths.yaml; a hub id is fetched only when online)")
     source.add_argument("--tiny", action="store_true",
                         help="build and use a tiny random pipeline in OUT/tiny-pipeline (plumbing check, not art)")
-    lora.add_argument("--steps", type=int, help="optimiser steps (default: the profile's)")
-    lora.add_argument("--rank", type=int, help="LoRA rank (default: the profile's)")
-    lora.add_argument("--batch-size", type=int, help="images per process per micro-step (default: the profile's)")
-    lora.add_argument("--gradient-accumulation", type=int, help="micro-steps per optimiser step")
-    lora.add_argument("--lr", type=float, help="AdamW learning rate (default: the profile's)")
-    lora.add_argument("--checkpoint-every", type=int, help="save the LoRA every N steps (and at the end)")
-    lora.add_argument("--resolution", type=int,
+    lora.add_argument("--steps", type=positive_int, help="optimiser steps (default: the profile's)")
+    lora.add_argument("--rank", type=positive_int, help="LoRA rank (default: the profile's)")
+    lora.add_argument("--batch-size", type=positive_int, help="images per process per micro-step (default: the profile's)")
+    lora.add_argument("--gradient-accumulation", type=positive_int, help="micro-steps per optimiser step")
+    lora.add_argument("--lr", type=positive_float, help="AdamW learning rate (default: the profile's)")
+    lora.add_argument("--checkpoint-every", type=positive_int, help="save the LoRA every N steps (and at the end)")
+    lora.add_argument("--resolution", type=image_side,
                       help="training image side, px (default: the pipeline's own; --tiny: the profile's)")
-    lora.add_argument("--images-per-style", type=int, help="cap on training images per style (default: profile's)")
+    lora.add_argument("--images-per-style", type=positive_int, help="cap on training images per style (default: profile's)")
     lora.add_argument("--mixed-precision", choices=("auto", "bf16", "fp16", "no"),
                       help="autocast on CUDA (default auto: bf16 where supported, else fp16; none on the CPU)")
     lora.add_argument("--rare-tokens", action="store_true", help="add a made-up word per style to the captions")
@@ -192,11 +193,11 @@ def add_commands(commands, data_options: argparse.ArgumentParser, run_options: a
     painting.add_argument("--out", type=Path, required=True, help="folder for the PNGs, grid.png, generate.json")
     painting.add_argument("--pretrained", help="pipeline folder or hub id (default: the one recorded with the LoRA, "
                                                "else pretrained.stable_diffusion in data_paths.yaml)")
-    painting.add_argument("--steps", type=int, default=30, help="denoising steps")
-    painting.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance scale")
-    painting.add_argument("--lora-scale", type=float, default=1.0, help="0 (base model) to 1 (the LoRA as trained)")
+    painting.add_argument("--steps", type=positive_int, default=30, help="denoising steps")
+    painting.add_argument("--guidance", type=non_negative_float, default=7.5, help="classifier-free guidance scale")
+    painting.add_argument("--lora-scale", type=fraction, default=1.0, help="0 (base model) to 1 (the LoRA as trained)")
     painting.add_argument("--rare-tokens", action="store_true", help="prompts with the styles' made-up words")
-    painting.add_argument("--batch-size", type=int, default=8, help="images per pipeline call")
+    painting.add_argument("--batch-size", type=positive_int, default=8, help="images per pipeline call")
     painting.add_argument("--judge", type=Path, help="a StyleCNN checkpoint: also report the style hit rates")
     painting.set_defaults(run=cmd_generate)
 

@@ -157,7 +157,7 @@ def beyond_from_scratch_plan(profile, paths, seed: int = 0, device: str = "auto"
 
     Returns {"model": name, "weights": Path or None, "missing": why none (None when found),
     "specs": {label: RunSpec}}; with no weights the specs show what would run."""
-    from wikiart_core import backbones
+    from wikiart_core.models import backbones
     from wikiart_core.experiment import RunSpec
 
     model, weights, missing = candidates[0], None, None
@@ -186,7 +186,7 @@ def beyond_from_scratch_plan(profile, paths, seed: int = 0, device: str = "auto"
 
 def _where_backbones_are(paths) -> str:
     """Where the plan looked, in words that do not depend on the machine."""
-    from wikiart_core import backbones
+    from wikiart_core.models import backbones
 
     folder = paths.pretrained.get(backbones.CONFIG_KEY)
     source = Path(paths.source)
@@ -217,7 +217,9 @@ def beyond_from_scratch(splits, profile, paths, from_scratch, seed: int = 0, dev
     Returns {"ran": bool, "text": str, "results": {label: RunResult}, "plan": the plan}."""
     from torchvision.models import get_model_weights
 
-    from wikiart_core import backbones, evaluate, experiment
+    from wikiart_core import evaluate, experiment
+    from wikiart_core.models import backbones
+    from wikiart_core.tasks import classification_baselines
 
     plan = beyond_from_scratch_plan(profile, paths, seed, device, candidates)
     model = plan["model"]
@@ -239,7 +241,7 @@ def beyond_from_scratch(splits, profile, paths, from_scratch, seed: int = 0, dev
         return {"ran": False, "text": text, "results": {}, "plan": plan}
     results = {label: experiment.run(spec, splits, log=log) for label, spec in plan["specs"].items()}
     table = evaluate.results_table(experiment.results_rows([from_scratch, *results.values()]),
-                                   experiment.classification_baselines(splits))
+                                   classification_baselines(splits))
     text = "\n".join([f"Beyond from scratch: {model} with ImageNet weights ({Path(plan['weights']).name}), "
                       f"{settings}:", *lines, "", table])
     return {"ran": True, "text": text, "results": results, "plan": plan}

@@ -99,6 +99,25 @@ def judge_grid(classifier, grid, classes: Sequence[str], image_size: int, device
     return {**scores, "comparison": comparison, "words": hit_rate_words(comparison)}
 
 
+def judge_test_scores(classifier, test_set, device="auto") -> dict:
+    """How good a judge ``classifier`` is: {"accuracy", "balanced_accuracy"} (fractions)
+    on the real images of ``test_set``; hit rates are bounded by them."""
+    from wikiart_core import evaluate
+
+    predictions = evaluate.predict(classifier, test_set, device=device)
+    metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, test_set.classes)
+    return {"accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"]}
+
+
+def loss_summary(losses: Sequence[float]) -> dict:
+    """The training loss in two numbers: {"first": the first step's, "last_mean": the mean
+    of the last tenth of the steps (at least one; a single step is too noisy to quote),
+    "last_steps": how many steps that mean covers}."""
+    last_steps = max(1, len(losses) // 10)
+    return {"first": float(losses[0]), "last_mean": float(sum(losses[-last_steps:]) / last_steps),
+            "last_steps": last_steps}
+
+
 def hit_rate_words(comparison: dict) -> str:
     """One sentence for the paired bootstrap of (LoRA hit rate - base hit rate)."""
     points = lambda value: f"{100 * value:.1f}"  # noqa: E731 - a local formatter

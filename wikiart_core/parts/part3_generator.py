@@ -9,7 +9,9 @@ The steps, each a function the notebook and the command line call in this order:
     train_plain_autoencoder  the baseline that ignores the style (Part 2's autoencoder)
     train_classifier(...)    another StyleCNN (other seed and width): the independent judge
     judge_methods(...)       every method on the whole test split, mismatched and matched pairs
-    summarise(...)           hit rates and content scores with bootstrap intervals, verdicts
+    summarise(...)           hit rates and content scores with bootstrap intervals
+    verdict(...)             the rules the conclusions follow from
+    save_generators(...)     generator.pt (cin) and generator_concat.pt, for ``paint``
 """
 from __future__ import annotations
 
@@ -103,24 +105,36 @@ def build_generator(splits, profile, conditioning: str, seed: int = 0, **overrid
         depth=settings["depth"], embedding_dim=settings["embedding_dim"], conditioning=conditioning)
 
 
+def generator_settings(profile, overrides: dict | None = None, *, epochs: int | None = None,
+                       style_weight: float | None = None) -> dict:
+    """The generators' settings: ``profile.generator`` with ``overrides`` (e.g. {"lr": 1e-3,
+    "batch_size": 16, "epochs": 3, "weight_decay": 0.01} from the command line; a value of
+    None keeps the profile's), then ``epochs`` and ``style_weight`` when given.
+    ``weight_decay`` is 0.0 unless overridden."""
+    given = {**(overrides or {}), "epochs": epochs, "style_weight": style_weight}
+    return {"weight_decay": 0.0, **profile.generator,
+            **{key: value for key, value in given.items() if value is not None}}
+
+
 def train_generator(splits, profile, loss_net, targets, conditioning: str = "cin", *, seed: int = 0,
                     device: str = "auto", epochs: int | None = None, style_weight: float | None = None,
-                    content_weight: float = 0.0, checkpoint_dir: str | Path | None = None,
-                    resume: str | Path | None = None, meta: dict | None = None, progress: bool = False,
-                    on_epoch_end: Callable | None = None, log=print):
+                    content_weight: float = 0.0, overrides: dict | None = None,
+                    checkpoint_dir: str | Path | None = None, resume: str | Path | None = None,
+                    meta: dict | None = None, progress: bool = False, on_epoch_end: Callable | None = None,
+                    log=print):
     """Train one generator with the shared engine: the :class:`~wikiart_core.style.StyleTransfer`
     task, AdamW with warm-up and cosine decay, best.pt chosen on the validation objective.
+    Its settings are :func:`generator_settings` (``overrides``, ``epochs``, ``style_weight``).
 
     Returns (model, engine.History). ``targets``: ``style.style_targets`` of the training split."""
     from wikiart_core import engine
 
-    settings = profile.generator
-    model = build_generator(splits, profile, conditioning, seed)
-    task = style.StyleTransfer(loss_net, targets, style_weight=settings["style_weight"] if style_weight is None
-                               else style_weight, content_weight=content_weight, validation_seed=seed)
-    config = engine.TrainConfig(epochs=epochs or settings["epochs"], lr=settings["lr"],
-                                batch_size=settings["batch_size"], weight_decay=0.0, warmup_epochs=0.5, seed=seed,
-                                device=device)
+    settings = generator_settings(profile, overrides, epochs=epochs, style_weight=style_weight)
+    model = build_generator(splits, profile, conditioning, seed, **settings)
+    task = style.StyleTransfer(loss_net, targets, style_weight=settings["style_weight"],
+                               content_weight=content_weight, validation_seed=seed)
+    config = engine.TrainConfig(epochs=settings["epochs"], lr=settings["lr"], batch_size=settings["batch_size"],
+                                weight_decay=settings["weight_decay"], warmup_epochs=0.5, seed=seed, device=device)
     history = engine.fit(model, task, splits.train, splits.validation, config, checkpoint_dir=checkpoint_dir,
                          resume=resume, meta={**(meta or {}), "conditioning": conditioning,
                                               "validation_files": splits.validation_files()},
@@ -378,6 +392,67 @@ def results_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """The rules Part 3's conclusions follow from (the notebook turns them into words).
+
+    above_chance: the 95% interval of cin's mismatched hit rate lies above chance.
+    beats: baseline -> cin's paired bootstrap against it says "better".
+    keeps_content: cin keeps more low-pass SSIM than the unrelated-image floor (its
+        per-image difference's interval lies above 0).
+    failed: the criteria above that are not met, in words (empty: all met).
+    own_style_easier: cin's own-style hit rate is clearly above the judge's accuracy
+        on the real test images (its interval's low end is higher).
+    blurrier: cin's SSIM interval lies wholly below the plain autoencoder's.
+    noise_like: cin keeps no more mean SSIM than an unrelated image of the target style.
+    ignores_style: cin does not beat the plain autoencoder (which ignores the style).
+    tint_like: cin does not beat colour transfer (a tint).
+    real_style_change: none of noise_like, ignores_style, tint_like.
+    photo_layout_survives: the painted photograph keeps more mean SSIM than the floor
+        (None when no photograph was painted).
+    """
+
+    above_chance: bool
+    beats: dict
+    keeps_content: bool
+    failed: list
+    own_style_easier: bool
+    blurrier: bool
+    noise_like: bool
+    ignores_style: bool
+    tint_like: bool
+    real_style_change: bool
+    photo_layout_survives: bool | None = None
+
+    @property
+    def criteria(self) -> dict:
+        """{"above_chance", "beats", "keeps_content"}: what results.json records."""
+        return {"above_chance": self.above_chance, "beats": self.beats, "keeps_content": self.keeps_content}
+
+
+def verdict(summary: dict, judge_accuracy: float, photo_ssim: float | None = None) -> Verdict:
+    """The :class:`Verdict` of a :func:`summarise` summary. ``judge_accuracy``: the judge's
+    accuracy (a fraction) on the unchanged test images; ``photo_ssim``: the mean low-pass
+    SSIM of a photograph painted in the target styles to itself, if one was painted."""
+    hit, content = summary["hit_rate"]["cin"], summary["content"]
+    floor = content["unrelated image"]["ssim"]
+    above_chance = hit["low"] > summary["chance"]
+    beats = {name: result["verdict"] == "better" for name, result in summary["cin_vs"].items()}
+    keeps_content = summary["content_vs_floor"]["cin"]["ssim"]["low"] > 0
+    failed = ([] if above_chance else ["above chance"]) + [f"above {name}" for name, ok in beats.items() if not ok]
+    if not keeps_content:
+        failed.append("content kept better than the unrelated-image floor")
+    noise_like = content["cin"]["ssim"]["mean"] <= floor["mean"]
+    ignores_style = not beats.get("plain autoencoder", False)
+    tint_like = not beats.get("colour transfer", False)
+    return Verdict(above_chance=above_chance, beats=beats, keeps_content=keeps_content, failed=failed,
+                   own_style_easier=summary["matched_hit_rate"]["cin"]["low"] > judge_accuracy,
+                   blurrier=content["cin"]["ssim"]["high"] < content["plain autoencoder"]["ssim"]["low"],
+                   noise_like=noise_like, ignores_style=ignores_style, tint_like=tint_like,
+                   real_style_change=not (noise_like or ignores_style or tint_like),
+                   photo_layout_survives=None if photo_ssim is None else photo_ssim > floor["mean"])
+
+
 # --------------------------------------------------------------------------- the whole part
 
 
@@ -398,12 +473,16 @@ class Part3Run:
 
 
 def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int | None = None,
-            style_weight: float | None = None, content_weight: float = 0.0, loss_net_checkpoint=None,
-            checkpoint_dir: str | Path | None = None, resume: str = "auto", progress: bool = False,
-            log=print) -> Part3Run:
+            style_weight: float | None = None, content_weight: float = 0.0, overrides: dict | None = None,
+            loss_net_checkpoint=None, checkpoint_dir: str | Path | None = None, resume: str = "auto",
+            progress: bool = False, log=print) -> Part3Run:
     """The whole of Part 3, in the order of the module docstring, on ``splits`` decoded at
-    ``profile.generator["image_size"]``. ``loss_net_checkpoint``: a StyleCNN checkpoint to
-    use as the loss network instead of training one. ``checkpoint_dir``: each run's
+    ``profile.generator["image_size"]`` (or the size the caller chose: the generators are
+    built for ``splits.image_size``). ``overrides``, ``epochs`` and ``style_weight``
+    change the generators' settings (:func:`generator_settings`: lr, batch_size, epochs,
+    weight_decay, ...); the StyleCNNs and the plain autoencoder keep the profile's.
+    ``loss_net_checkpoint``: a StyleCNN checkpoint to use as the loss network instead of
+    training one. ``checkpoint_dir``: each run's
     last.pt/best.pt go to ``checkpoint_dir/<conditioning>`` (generators) or
     ``checkpoint_dir/<role>`` (loss network, plain autoencoder, judge), and a second call
     with the same settings continues each run from there (``fit(resume="auto")``): an
@@ -443,8 +522,8 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
         log(f"generator ({conditioning}):")
         generators[conditioning], histories[conditioning] = train_generator(
             splits, profile, loss_net, targets, conditioning, seed=seed, device=device, epochs=epochs,
-            style_weight=style_weight, content_weight=content_weight, checkpoint_dir=folder(conditioning),
-            resume=resume, progress=progress,
+            style_weight=style_weight, content_weight=content_weight, overrides=overrides,
+            checkpoint_dir=folder(conditioning), resume=resume, progress=progress,
             meta={"profile": profile.name}, log=log)
         raise_if_interrupted(histories[conditioning], f"the {conditioning} generator")
         lap(f"generator {conditioning}")
@@ -468,6 +547,23 @@ def run_all(splits, profile, *, seed: int = 0, device: str = "auto", epochs: int
                     seconds=seconds)
 
 
+def save_generators(run: Part3Run, splits, profile, out_folder: str | Path, dataset: str | None = None,
+                    seed: int = 0) -> dict[str, Path]:
+    """Save each generator of ``run`` into ``out_folder`` as a checkpoint that ``paint``
+    loads: ``generator.pt`` for cin, ``generator_<conditioning>.pt`` for the others, with
+    the styles, image size, seed, profile, dataset and training history. Returns
+    {conditioning: path written}."""
+    from wikiart_core import checkpoint
+
+    saved = {}
+    for conditioning, generator in run.generators.items():
+        name = "generator.pt" if conditioning == "cin" else f"generator_{conditioning}.pt"
+        saved[conditioning] = checkpoint.save_checkpoint(
+            Path(out_folder) / name, generator, task="style", classes=splits.classes, image_size=splits.image_size,
+            seed=seed, profile=profile.name, dataset=dataset, history=run.histories[conditioning].to_dict())
+    return saved
+
+
 def example_grid_images(run: Part3Run, dataset, rows: int = 4, device: str = "cpu") -> dict:
     """The pictures of the grid: ``rows`` test images of contrasting styles, each
     reconstructed under its own style and painted in the six contrasting target styles
@@ -475,11 +571,11 @@ def example_grid_images(run: Part3Run, dataset, rows: int = 4, device: str = "cp
 
     Returns {"originals": (R, 3, S, S), "own": (R, 3, S, S), "painted": {name: (R, T, 3, S, S)},
     "row_styles": [R], "target_styles": [T]}, floats in [0, 1]."""
-    from wikiart_core import cluster
+    from wikiart_core.parts import part2_autoencoder
 
     # Styles with training images (their colour targets are defined).
     targets = contrasting_styles(dataset.classes, style.available_styles([run.colours[0]]).tolist())
-    examples = cluster.fixed_examples(dataset, per_style=1)
+    examples = part2_autoencoder.fixed_examples(dataset, per_style=1)
     example_styles = [int(dataset.targets[i]) for i in examples]
     # Rows: content styles spread over the label order, avoiding the target styles.
     candidates = [i for i, label in zip(examples, example_styles) if label not in targets] or list(examples)

@@ -35,6 +35,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .. import files
+from ._registry import register_model
+
 FROM_CONFIG = "config"            # the default weights source: data_paths.yaml's pretrained.backbones folder
 CONFIG_KEY = "backbones"          # the key under `pretrained:` in data_paths.yaml
 DEFAULT_FOLDER = "models/backbones"
@@ -94,7 +97,7 @@ def find_weights(name: str, explicit: str | os.PathLike | None = None, paths=Non
                                  f"{'holds no ' + name + '.pth' if path.is_dir() else 'does not exist'}", None)
         return found
     if paths is None:
-        from . import config
+        from .. import config
 
         paths = config.load_paths()
     source = getattr(paths, "source", None)
@@ -248,21 +251,25 @@ class PretrainedClassifier(nn.Module):
                 f"input mean [{mean}], std [{std}]")
 
 
+@register_model(aliases=("resnet18",))
 class ResNet18Classifier(PretrainedClassifier):
     """ResNet-18 (He et al. 2016), 11.7 M parameters; small enough for CPU tests."""
     architecture, head_path = "resnet18", "fc"
 
 
+@register_model(aliases=("resnet50",))
 class ResNet50Classifier(PretrainedClassifier):
     """ResNet-50 (He et al. 2016), 25.6 M parameters, torchvision's IMAGENET1K_V2 weights."""
     architecture, head_path = "resnet50", "fc"
 
 
+@register_model(aliases=("convnext_tiny",))
 class ConvNeXtTinyClassifier(PretrainedClassifier):
     """ConvNeXt-Tiny (Liu et al. 2022), 28.6 M parameters; needs images of 32 px or more."""
     architecture, head_path = "convnext_tiny", "classifier.2"
 
 
+@register_model(aliases=("efficientnet_b0",))
 class EfficientNetB0Classifier(PretrainedClassifier):
     """EfficientNet-B0 (Tan and Le 2019), 5.3 M parameters."""
     architecture, head_path = "efficientnet_b0", "classifier.1"
@@ -289,7 +296,4 @@ def fetch_weights(name: str, out: str | os.PathLike = DEFAULT_FOLDER, progress: 
     state = weights.get_state_dict(progress=progress, check_hash=True)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    target = out / f"{name}.pth"
-    from .checkpoint import atomic_torch_save
-
-    return atomic_torch_save(state, target)
+    return files.write_torch(out / f"{name}.pth", state)
