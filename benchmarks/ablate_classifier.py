@@ -59,6 +59,12 @@ SETTINGS: dict[str, dict] = {
     "none+stride-auto": dict(spec=dict(augment="none"), model=dict(stem_stride="auto")),
     "none+stride-auto+lr1e-2": dict(spec=dict(augment="none", lr=1e-2), model=dict(stem_stride="auto")),
     "none+stride2+lr1e-2": dict(spec=dict(augment="none", lr=1e-2), model=dict(stem_stride=2)),
+    # capacity on top of today's defaults (stride "auto", lr 1e-2): what the `train` command's
+    # default width should be (15 epochs: python benchmarks/ablate_classifier.py --epochs 15
+    # --settings now-width16,now-width32,now-width64 --seeds 1)
+    "now-width16": dict(spec=dict(lr=1e-2), model=dict(stem_stride="auto", width=16)),
+    "now-width32": dict(spec=dict(lr=1e-2), model=dict(stem_stride="auto", width=32)),
+    "now-width64": dict(spec=dict(lr=1e-2), model=dict(stem_stride="auto", width=64)),
 }
 DATASETS = {"embedded": 64, "digits": 32, "synth-s1": 48}
 

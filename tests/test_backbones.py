@@ -187,28 +187,33 @@ def test_beyond_from_scratch_says_what_it_would_run_without_weights(splits, tmp_
     profile = config.get_profile("smoke")
     paths = config.load_paths(write_paths_file(tmp_path))
     scratch = experiment.RunResult(spec=experiment.RunSpec(name="StyleCNN"), history=engine.History(), validation={})
-    from wikiart_core.parts import bonus_a
+    from wikiart_core.parts import transfer
 
-    beyond = bonus_a.beyond_from_scratch(splits, profile, paths, scratch)
+    beyond = transfer.beyond_from_scratch(splits, profile, paths, scratch, candidates=("resnet50", "convnext_tiny"))
     assert not beyond["ran"] and beyond["results"] == {}
     text = beyond["text"]
     assert "data_paths.yaml has no `pretrained.backbones` entry" in text
     assert "python -m wikiart_core fetch-weights resnet50 --out models/backbones" in text
-    assert f"{profile.epochs} epoch(s)" in text and f"{splits.image_size} px" in text
+    assert "a logistic regression on its embeddings" in text
     assert str(tmp_path) not in text  # the same words on every machine
 
 
 def test_beyond_from_scratch_runs_when_weights_are_configured(splits, tmp_path, resnet18_file):
     path, _ = resnet18_file
-    profile = config.get_profile("smoke").replace(batch_size=64)
+    profile = config.get_profile("smoke").replace(
+        batch_size=64, probe={"backbones": ("resnet18",), "input_side": 32, "finetune_epochs": 1})
     paths = dataclasses.replace(config.load_paths(write_paths_file(tmp_path)), pretrained={"backbones": path.parent})
-    from wikiart_core.parts import bonus_a
+    from wikiart_core.parts import transfer
 
     scratch = experiment.run(experiment.RunSpec(name="StyleCNN", model_args={"width": 4, "depth": 2},
                                                 batch_size=64, device="cpu"), splits)
-    run = functools.partial(bonus_a.beyond_from_scratch, splits, profile, paths, scratch, device="cpu",
+    run = functools.partial(transfer.beyond_from_scratch, splits, profile, paths, scratch, device="cpu",
                             candidates=("resnet18",))
     beyond = run()
     assert beyond["ran"] and len(beyond["results"]) == 2
     assert all(result.test is not None for result in beyond["results"].values())
-    assert "resnet18 linear probe (ImageNet)" in beyond["text"] and "StyleCNN" in beyond["text"]
+    assert "resnet18 linear probe" in beyond["text"] and "StyleCNN" in beyond["text"]
+    assert beyond["decode_side"] == round(32 / (224 / 256))  # torchvision's crop 224 of 256
+    differences = beyond["intervals"]["differences"]
+    assert set(differences) == {f"{label} vs {other}" for label in beyond["results"]
+                                for other in ("StyleCNN", "colour statistics")}

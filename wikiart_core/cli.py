@@ -147,27 +147,38 @@ def _print_run_table(result) -> None:
 
 
 def _train_spec(args: argparse.Namespace, profile):
-    """The RunSpec of ``train``: ``--model`` with its defaults (StyleCNN the profile's
-    sizes and lr; a pretrained backbone its local weights file (--pretrained, else the
-    pretrained.backbones folder of data_paths.yaml), --finetune, --backbone-lr-scale and
+    """The RunSpec of ``train``: ``--model`` with its defaults (StyleCNN
+    ``config.TRAIN_STYLE_CNN``'s capacity, measured, or a test profile's own, and the profile's lr; a pretrained backbone, torchvision
+    or timm, its local weights file (--pretrained, else the pretrained.backbones folder of
+    data_paths.yaml, else weights a package ships), --finetune, --backbone-lr-scale and
     ``backbones.DEFAULT_LR``), the profile's epochs and batch size, then every flag that
-    was given. Weights are looked up and the spec checked (``RunSpec.problems``) before
-    any data is read, so a mistake stops the run at once."""
-    from . import experiment
-    from .models import backbones
+    was given (--width, --depth, --model-arg too). Weights are looked up and the spec
+    checked (``RunSpec.problems``) before any data is read, so a mistake stops the run at
+    once."""
+    from . import experiment, models
+    from .models import backbones, timm_backbones
 
     model = args.model or experiment.RunSpec.model
-    name = model.lower()
-    if name in BACKBONES:
+    try:
+        model_class, _ = models.resolve(model)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    given_args = cli_options.model_args_from(args)
+    if issubclass(model_class, backbones.PretrainedClassifier):
         paths = None if args.pretrained is not None else config.load_paths(args.paths, args.dataset)
-        weights = backbones.find_weights(name, args.pretrained, paths)
-        model_args = {"weights": str(weights), "finetune": args.finetune, "backbone_lr_scale": args.backbone_lr_scale}
+        if model_class is timm_backbones.TimmClassifier:
+            weights = timm_backbones.find_timm_weights(model, args.pretrained, paths)
+        else:
+            weights = backbones.find_weights(model.lower(), args.pretrained, paths)
+        model_args = {"weights": str(weights), "finetune": args.finetune, "backbone_lr_scale": args.backbone_lr_scale,
+                      **given_args}
         label, lr = f"{model} ({args.finetune})", backbones.DEFAULT_LR
     elif args.pretrained is not None:
-        raise UsageError(f"--pretrained is for the pretrained backbones ({', '.join(BACKBONES)}); "
-                         f"{model} trains from scratch")
+        raise UsageError(f"--pretrained is for pretrained backbones ({', '.join(BACKBONES)} or a timm "
+                         f"architecture); {model} trains from scratch")
     else:
-        label, lr, model_args = model, profile.lr, (profile.style_cnn if name == "stylecnn" else {})
+        defaults = (profile.command_style_cnn or config.TRAIN_STYLE_CNN) if model_class.__name__ == "StyleCNN" else {}
+        label, lr, model_args = model, profile.lr, {**defaults, **given_args}
     task_flags = {key: getattr(args, key) for key in ("imbalance", "label_smoothing", "mixup", "augment")
                   if getattr(args, key) is not None}
     input_size = (args.image_size or profile.image_size) if args.cache_margin > 1 else None
@@ -176,19 +187,36 @@ def _train_spec(args: argparse.Namespace, profile):
     return checked_spec(spec.replace(**run_overrides(args), **task_flags))
 
 
+def _backbone_image_size(spec) -> int | None:
+    """The side to decode images at for a pretrained backbone when --image-size is not
+    given: its input side over its crop fraction (256 px for a 224 px model with crop
+    0.875), so the model's own central crop and resize see what its evaluation transform
+    would. None for other models (the profile's size)."""
+    from . import models
+    from .models import backbones
+
+    model_class, _ = models.resolve(spec.model)
+    if not issubclass(model_class, backbones.PretrainedClassifier):
+        return None
+    model = models.build(spec.model, **{**spec.model_args, "n_classes": 2})
+    return int(round(model.input_side / model.preprocess.crop_fraction))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a classifier; write --out/last.pt, best.pt (best validation score) and
     metrics.json (the final model on validation and, once, on test, beside the baselines)."""
     from . import experiment
 
     spec = _train_spec(args, config.get_profile(args.profile))
-    profile, splits, dataset = splits_from_args(args)
+    profile, splits, dataset = splits_from_args(args, None if args.image_size else _backbone_image_size(spec))
+    # Embeddings of a linear probe are cached beside the decoded images.
+    cache_dir = args.cache_dir if args.train is not None else config.load_paths(args.paths, args.dataset).cache_dir
     out = Path(args.out)
     _refuse_overwriting([out / "last.pt"], args.resume)
     # --resume alone continues --out's own run; --resume FILE starts from that last.pt.
     resume = CONTINUE_RESUME if str(args.resume) == CONTINUE_RESUME else args.resume
     result = experiment.run(spec, splits, checkpoint_dir=out, resume=resume, progress=cli_options.progress_wanted(args),
-                            meta={"profile": profile.name, "dataset": dataset}, log=print)
+                            meta={"profile": profile.name, "dataset": dataset}, log=print, cache_dir=cache_dir)
     print(result.history.table())
     if result.interrupted:
         print(f"interrupted: no metrics.json written; resume with --resume {result.history.checkpoint}",
@@ -197,6 +225,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     _write_json(out / "metrics.json", _classification_summary(result, profile.name, dataset))
     _print_run_table(result)
     print(f"wrote {out / 'last.pt'}, {out / 'best.pt'} and {out / 'metrics.json'}")
+    return 0
+
+
+def cmd_convert_weights(args: argparse.Namespace) -> int:
+    """Write --out: ``source`` renamed into timm's --architecture (``models.convert``),
+    checked to load with no missing or unexpected key."""
+    from .models import convert, timm_backbones
+
+    source = args.source or timm_backbones.bundled_file(args.architecture)
+    if source is None:
+        raise UsageError(f"no source file given and no installed package ships {args.architecture} weights "
+                         f"(known: {sorted(timm_backbones.BUNDLED)})")
+    if not Path(source).is_file():
+        raise UsageError(f"{source} does not exist")
+    out = convert.convert_file(source, args.out, args.architecture, naming=args.naming)
+    print(f"wrote {out} ({args.architecture}, converted from {args.naming} names); use it with "
+          f"`train --model {args.architecture} --pretrained {out}` or put it in the pretrained.backbones folder")
     return 0
 
 
@@ -561,7 +606,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    help="train a classifier, write last.pt, best.pt and metrics.json")
     training.add_argument("--model",
                           help="a class in models.MODELS: stylecnn (the default) or seedcnn (from scratch), or a "
-                               "pretrained backbone: resnet50, convnext_tiny, efficientnet_b0, resnet18")
+                               "pretrained backbone: resnet50, convnext_tiny, efficientnet_b0, resnet18 "
+                               "(torchvision) or any timm architecture (tf_efficientnet_lite0, "
+                               "vit_base_patch14_dinov2.lvd142m, timm/convnext_tiny, ...)")
+    training.add_argument("--width", type=positive_int, help="StyleCNN/SeedCNN: channels of the first stage")
+    training.add_argument("--depth", type=positive_int, help="StyleCNN: stages (convolution blocks)")
+    training.add_argument("--model-arg", action="append", type=cli_options.model_argument, metavar="KEY=VALUE",
+                          help="any other constructor argument of the model, e.g. stem_stride=1 or input_side=160 "
+                               "(repeat the flag for more)")
     training.add_argument("--imbalance", choices=list(imbalance.METHODS),
                           help="class-imbalance method (default: none)")
     training.add_argument("--label-smoothing", type=fraction, help="default: none")
@@ -572,9 +624,11 @@ def build_parser() -> argparse.ArgumentParser:
                           help="continue --out's run (or the run of this last.pt) after an interrupt; "
                                "the same model and settings")
     training.add_argument("--pretrained", type=Path,
-                          help="backbone weights file (default: the pretrained.backbones folder of data_paths.yaml)")
+                          help="backbone weights: a .pth or .safetensors file, or a folder holding it (default: "
+                               "the pretrained.backbones folder of data_paths.yaml)")
     training.add_argument("--finetune", choices=("linear", "full"), default="linear",
-                          help="backbones: linear probe (frozen backbone) or full fine-tuning")
+                          help="backbones: linear probe (frozen backbone, a logistic regression on cached "
+                               "embeddings, C chosen on validation) or full fine-tuning (the engine)")
     training.add_argument("--backbone-lr-scale", type=non_negative_float, default=0.1,
                           help="backbones, --finetune full: the backbone's learning rate is --lr times this")
     training.set_defaults(run=cmd_train)
@@ -584,6 +638,15 @@ def build_parser() -> argparse.ArgumentParser:
     fetching.add_argument("--out", type=Path, default=Path("models/backbones"), help="folder for <model>.pth")
     fetching.add_argument("--quiet", action="store_true", help="no download progress bar")
     fetching.set_defaults(run=cmd_fetch_weights)
+
+    converting = commands.add_parser("convert-weights",
+                                     help="rename an efficientnet_pytorch state dict into a timm architecture's names")
+    converting.add_argument("source", nargs="?", type=Path,
+                            help="the state dict (default: the weights a package ships for --architecture)")
+    converting.add_argument("--architecture", default="tf_efficientnet_lite0", help="the timm architecture")
+    converting.add_argument("--naming", default="efficientnet_pytorch", help="the names the source uses")
+    converting.add_argument("--out", type=Path, required=True, help="the .safetensors file to write")
+    converting.set_defaults(run=cmd_convert_weights)
 
     searching = commands.add_parser("search", parents=[data_options, run_options, training_options],
                                     help="an Optuna study chosen on validation; the best trial retrained, tested once")

@@ -105,6 +105,31 @@ def run_overrides(args: argparse.Namespace) -> dict:
             "seed": args.seed, "device": args.device}
 
 
+def model_argument(text: str) -> tuple[str, object]:
+    """One ``--model-arg KEY=VALUE``: (KEY, VALUE read as YAML: 3 -> int, 0.5 -> float,
+    true -> bool, [1, 2] -> list, anything else the text)."""
+    import yaml
+
+    key, equals, value = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not equals or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. width=32), got {text!r}")
+    try:
+        return key, yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        return key, value
+
+
+def model_args_from(args: argparse.Namespace) -> dict:
+    """The model constructor arguments given on the command line: ``--width`` and
+    ``--depth``, then every ``--model-arg KEY=VALUE`` (a later one wins). ``RunSpec.problems``
+    names any the model does not take."""
+    given = {name: getattr(args, name, None) for name in ("width", "depth")}
+    chosen = {name: value for name, value in given.items() if value is not None}
+    chosen.update(dict(getattr(args, "model_arg", None) or []))
+    return chosen
+
+
 def checked_spec(spec):
     """``spec`` (an ``experiment.RunSpec``) when ``spec.problems()`` is empty, else a
     UsageError listing them: the one validation the panel and ``engine.fit`` make too."""

@@ -298,6 +298,12 @@ class Profile:
         command): trials per session, epochs per trial, startup_trials (random trials before
         TPE models the results, and completed trials before the median pruner stops any),
         min_epochs (epochs a trial trains before it can be pruned).
+    command_style_cnn: the ``train`` command's StyleCNN when no --width/--depth is given;
+        None: :data:`TRAIN_STYLE_CNN` (measured, benchmarks/RESULTS.md). The test profile sets
+        a small one.
+    probe: notebook 01's "Beyond from scratch" (``parts.transfer``): backbones to try in
+        order (the first with local weights runs), input_side (px; None: the weights' own),
+        finetune_epochs (0: the linear probe only).
     """
 
     name: str
@@ -316,6 +322,8 @@ class Profile:
     search: dict[str, Any] = dataclasses.field(default_factory=dict)
     validation_fraction: float = 0.1
     lr: float = 1e-2
+    command_style_cnn: dict[str, Any] | None = None
+    probe: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def seed_list(self) -> list[int]:
@@ -324,6 +332,14 @@ class Profile:
     def replace(self, **changes: Any) -> "Profile":
         return dataclasses.replace(self, **changes)
 
+
+# The `train` command's default StyleCNN capacity on every profile but the test one. Widths
+# 16, 32 and 64 for 15 epochs, scored on validation on two datasets (benchmarks/RESULTS.md,
+# "StyleCNN width"): width 64 had the best accuracy on both and the best balanced accuracy on
+# the embedded set; 32 gained nothing over 16. One seed each, so read it as "no reason to stay
+# at 16", not as a precise optimum. Notebooks keep their profile's `style_cnn` (demo's width
+# 16 fits its CPU minutes; 64 costs about 9x the time).
+TRAIN_STYLE_CNN: dict[str, Any] = dict(width=64, depth=4, stem_stride="auto")
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", image_size=32, max_train_per_class=8, max_test_per_class=4, epochs=1, batch_size=32,
@@ -337,7 +353,9 @@ PROFILES: dict[str, Profile] = {
                      lora=dict(steps=2, rank=4, batch_size=2, gradient_accumulation=1, lr=1e-3, resolution=32,
                                checkpoint_every=1, images_per_style=2, inference_steps=2, guidance=7.5,
                                generation_seeds=1, pretrained=False),
-                     search=dict(trials=4, epochs=2, startup_trials=2, min_epochs=1)),
+                     search=dict(trials=4, epochs=2, startup_trials=2, min_epochs=1),
+                     command_style_cnn=dict(width=8, depth=3, stem_stride=2),
+                     probe=dict(backbones=("tf_efficientnet_lite0",), input_side=32, finetune_epochs=0)),
     # demo: all five notebooks in minutes on two CPU cores (width 16; a stride-2 stem at 64 px: the
     # stride-4 "patchify" stem it had cost 9 points of validation balanced accuracy, see RESULTS.md).
     "demo": Profile("demo", image_size=64, max_train_per_class=None, max_test_per_class=None, epochs=10,
@@ -355,7 +373,10 @@ PROFILES: dict[str, Profile] = {
                               checkpoint_every=20, images_per_style=8, inference_steps=10, guidance=7.5,
                               generation_seeds=2),
                     # 8 two-epoch trials of notebook 02's small StyleCNN: about a minute on two cores.
-                    search=dict(trials=8, epochs=2, startup_trials=4, min_epochs=1)),
+                    search=dict(trials=8, epochs=2, startup_trials=4, min_epochs=1),
+                    # The ImageNet weights the dev extra ships, at 128 px (11 ms an image on two cores;
+                    # 224 px, the weights' own side, takes 40): a linear probe only, no fine-tune.
+                    probe=dict(backbones=("tf_efficientnet_lite0",), input_side=128, finetune_epochs=0)),
     # full: the GPU server on the real data.
     "full": Profile("full", image_size=224, max_train_per_class=None, max_test_per_class=None, epochs=30,
                     batch_size=128, seeds=5, lr_grid=(1e-3, 3e-3, 1e-2),
@@ -371,7 +392,10 @@ PROFILES: dict[str, Profile] = {
                     lora=dict(steps=3000, rank=4, batch_size=8, gradient_accumulation=4, lr=1e-4, resolution=512,
                               checkpoint_every=500, images_per_style=250, inference_steps=30, guidance=7.5,
                               generation_seeds=4),
-                    search=dict(trials=50, epochs=15, startup_trials=10, min_epochs=4)),
+                    search=dict(trials=50, epochs=15, startup_trials=10, min_epochs=4),
+                    # A foundation model first when its weights are in pretrained.backbones, at its own side.
+                    probe=dict(backbones=("vit_base_patch14_dinov2.lvd142m", "resnet50", "convnext_tiny",
+                                          "tf_efficientnet_lite0"), input_side=None, finetune_epochs=10)),
 }
 
 
@@ -390,7 +414,8 @@ def rehearsal_of(profile: Profile, name: str = "rehearsal") -> Profile:
         generator={**profile.generator, "epochs": 1},
         lora={**profile.lora, "steps": 2, "checkpoint_every": 1, "images_per_style": 1, "inference_steps": 2,
               "generation_seeds": 1, "resolution": min(profile.lora["resolution"], 64), "pretrained": False},
-        search={**profile.search, "trials": 2, "epochs": 1, "startup_trials": 1, "min_epochs": 1})
+        search={**profile.search, "trials": 2, "epochs": 1, "startup_trials": 1, "min_epochs": 1},
+        probe={**profile.probe, "finetune_epochs": min(1, profile.probe.get("finetune_epochs", 0))})
 
 
 # `full` rehearsed on a CPU (tests/test_full_rehearsal.py): never for results.

@@ -479,6 +479,20 @@ def _describe_device(device: torch.device, amp: bool) -> str:
 # --------------------------------------------------------------------------- the loop
 
 
+def checkpoint_meta(meta: dict | None, task: Task, config: TrainConfig, train_data, *, sampler=None,
+                    amp: bool = False) -> dict:
+    """The plain values every checkpoint of a run records besides the weights: ``meta``,
+    the task's description, seed, epochs, classes, image size, the training counts (so a
+    checkpoint alone can compute the majority and stratified baselines) and the
+    hyperparameters. ``fit`` and ``probe.fit`` write the same."""
+    return {**(meta or {}), **task.describe(), "seed": config.seed, "epochs": config.epochs,
+            "classes": list(getattr(train_data, "classes", None) or []),
+            "image_size": getattr(train_data, "image_size", None),
+            "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
+            "hyperparameters": {**config.train_settings(), "amp": amp,
+                                "sampler": None if sampler is None else type(sampler).__name__}}
+
+
 def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainConfig | None = None, *,
         sampler=None, checkpoint_dir: str | os.PathLike | None = None, resume: str | os.PathLike | None = None,
         meta: dict | None = None, on_epoch_end: Callable[[EpochRecord], Any] | None = None,
@@ -528,13 +542,7 @@ def fit(model: nn.Module, task: Task, train_data, val_data=None, config: TrainCo
         model.to(memory_format=torch.channels_last)
     fixed_meta = None
     if checkpoint_dir is not None:
-        fixed_meta = {**(meta or {}), **task.describe(), "seed": config.seed, "epochs": config.epochs,
-                      "classes": list(getattr(train_data, "classes", None) or []),
-                      "image_size": getattr(train_data, "image_size", None),
-                      # Kept so that a checkpoint alone can compute the majority/stratified baselines.
-                      "train_counts": train_data.class_counts() if hasattr(train_data, "class_counts") else None,
-                      "hyperparameters": {**config.train_settings(), "amp": use_amp,
-                                          "sampler": None if sampler is None else type(sampler).__name__}}
+        fixed_meta = checkpoint_meta(meta, task, config, train_data, sampler=sampler, amp=use_amp)
     automatic = resume in (AUTO_RESUME, CONTINUE_RESUME)
     last, last_state, unreadable = _last_state(checkpoint_dir) if resume is None or automatic else (None,) * 3
     if automatic:

@@ -18,6 +18,7 @@ reproduced and its split rebuilt.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import time
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 
 from . import augment as augment_presets
-from . import data, engine, files, imbalance, models, tasks
+from . import data, engine, files, imbalance, models, probe, tasks
 from .data import Splits
 
 
@@ -86,9 +87,11 @@ class RunSpec(engine.TrainConfig):
         if self.task not in tasks.TASKS:
             found.append(f"task must be one of {sorted(tasks.TASKS)} (got {self.task!r})")
         try:
-            models.model_class(self.model)
+            model_class, fixed = models.resolve(self.model)
         except ValueError as error:
             found.append(str(error))
+        else:
+            found += _argument_problems(model_class, {**fixed, **self.model_args})
         if self.imbalance not in imbalance.METHODS:
             found.append(f"imbalance method must be one of {list(imbalance.METHODS)} (got {self.imbalance!r})")
         if self.augment is not None and self.augment not in augment_presets.PRESETS:
@@ -102,6 +105,19 @@ class RunSpec(engine.TrainConfig):
         if self.input_size is not None and not 8 <= self.input_size <= data.MAX_IMAGE_SIDE:
             found.append(f"input size must be 8 to {data.MAX_IMAGE_SIDE} px (got {self.input_size})")
         return found
+
+
+def _argument_problems(model_class: type, arguments: dict) -> list[str]:
+    """A phrase for model constructor arguments that ``model_class`` does not take (a typo
+    in ``--model-arg`` is named before any data is read, with the arguments it does take)."""
+    parameters = inspect.signature(model_class).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return []
+    unknown = sorted(set(arguments) - set(parameters))
+    if not unknown:
+        return []
+    return [f"{model_class.__name__} takes no argument {', '.join(map(repr, unknown))} (it takes "
+            f"{', '.join(name for name in parameters if name not in ('n_classes', 'image_size'))})"]
 
 
 @dataclass
@@ -166,8 +182,8 @@ def build_model(spec: RunSpec, splits: Splits) -> torch.nn.Module:
     ``n_classes`` (classifiers) and ``image_size`` (models whose layers depend on it:
     SeedCNN, ConvAutoencoder) come from the data; ``stem_stride="auto"`` becomes
     ``models.auto_stem_stride`` of the input size."""
-    model_class = models.model_class(spec.model)
-    arguments = dict(spec.model_args)
+    model_class, fixed_arguments = models.resolve(spec.model)
+    arguments = {**fixed_arguments, **spec.model_args}
     parameters = inspect.signature(model_class).parameters
     if "n_classes" in parameters:
         arguments.setdefault("n_classes", len(splits.classes))
@@ -214,10 +230,18 @@ def score_test(result: RunResult, splits: Splits) -> RunResult:
 # --------------------------------------------------------------------------- running
 
 
+def training_function(model: torch.nn.Module, cache_dir: str | Path | None = None) -> Callable:
+    """How ``model`` is trained: ``probe.fit`` (embeddings cached in ``cache_dir``) when it
+    is a linear probe on a frozen backbone, else ``engine.fit``."""
+    if getattr(model, "linear_probe", False):
+        return functools.partial(probe.fit, cache_dir=cache_dir)
+    return engine.fit
+
+
 def run(spec: RunSpec, splits: Splits, *, checkpoint_dir: str | Path | None = None,
         resume: str | Path | None = None, score_test_split: bool = True, meta: dict | None = None,
-        fit_fn: Callable = engine.fit, on_epoch_end: Callable | None = None, progress: bool = False,
-        log: Callable[[str], Any] | None = None) -> RunResult:
+        fit_fn: Callable | None = None, on_epoch_end: Callable | None = None, progress: bool = False,
+        log: Callable[[str], Any] | None = None, cache_dir: str | Path | None = None) -> RunResult:
     """Train and score one run.
 
     Args:
@@ -231,7 +255,10 @@ def run(spec: RunSpec, splits: Splits, *, checkpoint_dir: str | Path | None = No
         score_test_split: score the test split at the end (False when this run is one
             candidate of a choice: :func:`choose_by_validation` scores the chosen one).
         meta: more plain values for the checkpoints (profile, dataset, ...).
-        fit_fn: the training function (tests pass a spy).
+        fit_fn: the training function (tests pass a spy); None: ``engine.fit``, or
+            ``probe.fit`` for a model that is a linear probe (``model.linear_probe``: a
+            frozen pretrained backbone, whose head a logistic regression fits).
+        cache_dir: where ``probe.fit`` caches embeddings (None: not cached).
         log: per-epoch lines (None: silent).
     Returns:
         a :class:`RunResult`; an interrupted run is scored on validation only.
@@ -242,6 +269,8 @@ def run(spec: RunSpec, splits: Splits, *, checkpoint_dir: str | Path | None = No
     split_info = {**splits.describe(), "validation_files": splits.validation_files()}
     checkpoint_meta = {**(meta or {}), "spec": spec.to_dict(), "validation_files": split_info["validation_files"],
                        "validation_fraction": splits.validation_fraction, "split_seed": splits.split_seed}
+    if fit_fn is None:
+        fit_fn = training_function(model, cache_dir)
     history = fit_fn(model, task, splits.train, splits.validation, spec, sampler=sampler,
                      checkpoint_dir=checkpoint_dir, resume=resume, meta=checkpoint_meta, on_epoch_end=on_epoch_end,
                      progress=progress, log=log or (lambda *_args, **_kwargs: None))

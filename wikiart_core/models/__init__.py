@@ -5,7 +5,10 @@
 - ``generators``: the Part 3 ``StyleConditionedAutoencoder`` (conditional instance norm);
 - ``backbones``: ImageNet-pretrained torchvision classifiers ("resnet50", ...), loaded
   from local files, for the "beyond from scratch" comparison only;
-- ``_registry``: ``MODELS``, ``register_model``, ``model_class`` and ``build``.
+- ``timm_backbones``: any timm architecture ("tf_efficientnet_lite0", "vit_base_patch14_dinov2")
+  the same way, with the weights' own preprocessing; ``convert``: other EfficientNet
+  state dicts renamed into timm's names;
+- ``_registry``: ``MODELS``, ``register_model``, ``resolve``, ``model_class`` and ``build``.
 
 Conventions every model here follows (the training loop, checkpoints and widgets
 rely on them):
@@ -22,26 +25,29 @@ rely on them):
   (as the course model did); cross-entropy on log-probabilities equals the NLL loss,
   so one loss serves both.
 
-No pretrained weights are loaded anywhere outside ``backbones`` (the assignment forbids
+No pretrained weights are loaded anywhere outside ``backbones`` and ``timm_backbones`` (the assignment forbids
 them for the classification parts).
 """
 from __future__ import annotations
 
 # Importing the submodules registers their models, in this order, in MODELS.
-from . import classifiers, autoencoders, generators, backbones
-from ._registry import MODELS, build, model_class, register_model
+from . import classifiers, autoencoders, generators, backbones, timm_backbones
+from ._registry import MODELS, RESOLVERS, build, model_class, register_model, resolve
 from .autoencoders import ConvAutoencoder, reconstruction_loss, ssim
 from .backbones import BACKBONES, PretrainedClassifier
 from .classifiers import (DEFAULT_INPUT_MEAN, DEFAULT_INPUT_STD, BasicBlock, SeedCNN, StyleCNN, auto_stem_stride,
                           seed_cnn_feature_side)
 from .generators import ConditionalInstanceNorm, StyleConditionedAutoencoder
+from .timm_backbones import TimmClassifier
+
+RESOLVERS.append(timm_backbones.resolve)
 
 __all__ = [
-    "MODELS", "register_model", "model_class", "build",
+    "MODELS", "register_model", "model_class", "build", "resolve",
     "DEFAULT_INPUT_MEAN", "DEFAULT_INPUT_STD", "seed_cnn_feature_side", "SeedCNN", "BasicBlock",
     "auto_stem_stride", "StyleCNN",
     "ConvAutoencoder", "ssim", "reconstruction_loss",
     "ConditionalInstanceNorm", "StyleConditionedAutoencoder",
-    "BACKBONES", "PretrainedClassifier",
-    "autoencoders", "backbones", "classifiers", "generators",
+    "BACKBONES", "PretrainedClassifier", "TimmClassifier",
+    "autoencoders", "timm_backbones", "backbones", "classifiers", "generators",
 ]

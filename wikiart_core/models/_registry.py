@@ -18,6 +18,9 @@ ModelClass = TypeVar("ModelClass", bound=type[nn.Module])
 # ("resnet50" for ResNet50Classifier). Checkpoints store the class name and rebuild
 # through build(); lookups ignore case ("stylecnn" finds StyleCNN).
 MODELS: dict[str, type[nn.Module]] = {}
+# Families of models too many to register one by one (every timm architecture): each
+# resolver maps a name to (class, constructor arguments it fixes), or None.
+RESOLVERS: list[Callable[[str], tuple[type[nn.Module], dict] | None]] = []
 
 
 def register_model(cls: ModelClass | None = None, *, aliases: Iterable[str] = ()
@@ -38,16 +41,30 @@ def register_model(cls: ModelClass | None = None, *, aliases: Iterable[str] = ()
     return register if cls is None else register(cls)
 
 
-def model_class(name: str) -> type[nn.Module]:
-    """The class registered as ``name`` in ``MODELS`` (case-insensitive: "stylecnn" works)."""
+def resolve(name: str) -> tuple[type[nn.Module], dict]:
+    """(class, the constructor arguments the name fixes) for a model name: a name in
+    ``MODELS`` (case-insensitive: "stylecnn" works) gives its class and {}; otherwise the
+    first of ``RESOLVERS`` that knows it (a timm architecture: ``(TimmClassifier,
+    {"architecture": name})``). Raises ValueError for a name nobody knows."""
     by_lowercase = {key.lower(): cls for key, cls in MODELS.items()}
     cls = MODELS.get(name) or by_lowercase.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}")
-    return cls
+    if cls is not None:
+        return cls, {}
+    for resolver in RESOLVERS:
+        found = resolver(name)
+        if found is not None:
+            return found
+    raise ValueError(f"unknown model {name!r}; known: {sorted(MODELS)}, or any timm architecture name "
+                     f"(timm.list_models())")
+
+
+def model_class(name: str) -> type[nn.Module]:
+    """The class of model ``name`` (see :func:`resolve`)."""
+    return resolve(name)[0]
 
 
 def build(name: str, **init_args) -> nn.Module:
-    """A new model of class ``name`` (see :func:`model_class`) built with ``init_args``;
+    """A new model ``name`` (see :func:`resolve`) built with ``init_args``;
     ``build(type(m).__name__, **m.init_args)`` rebuilds ``m``'s architecture."""
-    return model_class(name)(**init_args)
+    cls, fixed = resolve(name)
+    return cls(**{**fixed, **init_args})

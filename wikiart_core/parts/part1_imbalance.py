@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from wikiart_core import engine, experiment, imbalance, stats
+from wikiart_core import experiment, imbalance, stats
 from wikiart_core.experiment import RunSpec
 
 
@@ -156,7 +156,7 @@ def compare(methods: Sequence[str], seeds: Sequence[int], splits, base_spec, *, 
     try:
         for method, seed in pairs:
             spec = base_spec.replace(name=method, imbalance=method, seed=seed)
-            result = experiment.run(spec, splits, fit_fn=fit_fn or engine.fit)
+            result = experiment.run(spec, splits, fit_fn=fit_fn)
             runs.setdefault(method, []).append(result)
             if log is not None:
                 log(f"{method:<18} seed {seed}: validation balanced accuracy {result.validation['balanced_accuracy']:.3f}"
