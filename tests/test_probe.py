@@ -287,6 +287,27 @@ def test_experiment_run_fits_a_linear_probe_and_checkpoints_its_head(tiny_splits
         assert torch.allclose(rebuilt(x), result.model(x), atol=1e-5)
 
 
+def test_the_probe_is_fitted_on_the_crop_it_is_scored_on(tiny_splits, weights, tmp_path):
+    # Decoded at 16 px, the model's input is the central 12 px crop: validate and score take
+    # that crop, so the regression must be fitted on it too (and cached under its own key).
+    splits = data.make_splits(*tiny_splits)
+    spec = experiment.RunSpec(name="probe", model=ARCH, input_size=12,
+                              model_args={"weights": str(weights), "finetune": "linear", "input_side": 32},
+                              device="cpu", batch_size=64)
+    result = experiment.run(spec, splits, cache_dir=tmp_path / "cache", score_test_split=False)
+    assert result.history.records[0].val["balanced_accuracy"] == pytest.approx(
+        result.validation["balanced_accuracy"], abs=1e-9)
+    assert result.history.records[0].val["accuracy"] == pytest.approx(result.validation["accuracy"], abs=1e-9)
+    assert f"{ARCH}-32px-{probe.embedding_key(result.model, splits.train, 12)}.npy" in cache_files(tmp_path / "cache")
+    assert probe.embedding_key(result.model, splits.train, 12) != probe.embedding_key(result.model, splits.train)
+
+
+def test_a_backbone_that_trains_is_never_cached(tiny_splits, weights, tmp_path):
+    model = models.build(ARCH, n_classes=27, weights=str(weights), finetune="full", input_side=32)
+    probe.embeddings(model, tiny_splits[0], device="cpu", cache_dir=tmp_path / "cache")
+    assert not (tmp_path / "cache").exists() or cache_files(tmp_path / "cache") == []
+
+
 def test_an_imbalance_method_without_a_probe_equivalent_is_refused(tiny_splits, weights, tmp_path):
     splits = data.make_splits(*tiny_splits)
     spec = experiment.RunSpec(name="probe", model=ARCH,

@@ -198,8 +198,7 @@ def _backbone_image_size(spec) -> int | None:
     model_class, _ = models.resolve(spec.model)
     if not issubclass(model_class, backbones.PretrainedClassifier):
         return None
-    model = models.build(spec.model, **{**spec.model_args, "n_classes": 2})
-    return int(round(model.input_side / model.preprocess.crop_fraction))
+    return models.build(spec.model, **{**spec.model_args, "n_classes": 2}).decode_side
 
 
 def cmd_train(args: argparse.Namespace) -> int:

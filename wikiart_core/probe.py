@@ -53,14 +53,15 @@ class ProbeError(ValueError):
 # --------------------------------------------------------------------------- embeddings
 
 
-def embedding_key(model, dataset) -> str:
+def embedding_key(model, dataset, input_size: int | None = None) -> str:
     """The cache key of ``model``'s embeddings of ``dataset``: architecture, the weights'
-    SHA-256, input side, crop, interpolation and statistics, the decoded image size and
-    every file (path, size, modification time) in order. 20 hex digits."""
+    SHA-256, input side, crop, interpolation and statistics, the decoded image size, the
+    central ``input_size`` crop taken first (None: none) and every file (path, size,
+    modification time) in order. 20 hex digits."""
     digest = hashlib.sha256()
     digest.update(json.dumps([EMBEDDING_FORMAT, getattr(model, "architecture", type(model).__name__),
                               model.init_args.get("weights_sha256"), model.input_side, model.preprocess.to_dict(),
-                              int(dataset.image_size)], sort_keys=True, default=str).encode())
+                              int(dataset.image_size), input_size], sort_keys=True, default=str).encode())
     for path in dataset.paths:
         stat = os.stat(path)
         digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
@@ -68,18 +69,21 @@ def embedding_key(model, dataset) -> str:
 
 
 def embeddings(model, dataset, *, batch_size: int = 64, device: str | torch.device = "auto",
-               cache_dir: str | os.PathLike | None = None, progress: bool = False,
+               cache_dir: str | os.PathLike | None = None, progress: bool = False, input_size: int | None = None,
                log: Callable[[str], Any] | None = None) -> np.ndarray:
     """The backbone's (N, D) float32 features of every image of ``dataset``, in order.
 
     Batches of ``batch_size`` go through ``model.embed`` on ``device`` under inference
-    mode. With ``cache_dir`` the array is read from / written to
-    ``cache_dir/embeddings/<architecture>-<side>px-<key>.npy`` (:func:`embedding_key`;
-    an unweighted random backbone is never cached: it has no hash)."""
+    mode, each image first cut to its central ``input_size`` crop when given (what the
+    task's scoring does with a cache decoded larger). With ``cache_dir`` the array is read
+    from / written to ``cache_dir/embeddings/<architecture>-<side>px-<key>.npy``
+    (:func:`embedding_key`). Only a frozen backbone loaded from a weights file is cached: a
+    random one has no hash, and a trained one no longer matches its file's."""
     weights_hash = model.init_args.get("weights_sha256")
     cache_file = None
-    if cache_dir is not None and weights_hash is not None:
-        name = f"{getattr(model, 'architecture', 'model')}-{model.input_side}px-{embedding_key(model, dataset)}.npy"
+    if cache_dir is not None and weights_hash is not None and getattr(model, "linear_probe", False):
+        name = (f"{getattr(model, 'architecture', 'model')}-{model.input_side}px-"
+                f"{embedding_key(model, dataset, input_size)}.npy")
         cache_file = Path(cache_dir) / "embeddings" / name
         if cache_file.is_file():
             try:
@@ -95,7 +99,7 @@ def embeddings(model, dataset, *, batch_size: int = 64, device: str | torch.devi
     bar = tqdm(total=len(dataset), desc="embedding", unit="img", disable=not progress, leave=False)
     row = 0
     for _, _, batch_features in evaluate.forward_batches(model, dataset, batch_size=batch_size, device=device,
-                                                         function=model.embed):
+                                                         function=model.embed, input_size=input_size):
         features[row:row + len(batch_features)] = batch_features.float().cpu().numpy()
         row += len(batch_features)
         bar.update(len(batch_features))
@@ -216,7 +220,9 @@ def fit(model, task, train_data, val_data, config, *, sampler=None, checkpoint_d
     device = pick_device(config.device)
     log(f"linear probe of {model.describe()} on {device}")
     started = time.perf_counter()
-    embed = dict(batch_size=max(config.batch_size, 64), device=device, cache_dir=cache_dir, progress=progress, log=log)
+    # The central crop the task scores with, so the regression is fitted on what it will be scored on.
+    embed = dict(batch_size=max(config.batch_size, 64), device=device, cache_dir=cache_dir, progress=progress,
+                 input_size=getattr(task, "input_size", None), log=log)
     train_x = embeddings(model, train_data, **embed)
     val_x = embeddings(model, val_data, **embed)
     probe = fit_logistic(train_x, train_data.targets, val_x, val_data.targets, train_data.classes,

@@ -400,6 +400,13 @@ class PretrainedClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
 
+    @property
+    def decode_side(self) -> int:
+        """The side to decode images at for this model: its input side over its crop
+        fraction (256 px for 224 px at crop 0.875), so that its own central crop and resize
+        see what its evaluation transform would."""
+        return int(round(self.input_side / self.preprocess.crop_fraction))
+
     def describe(self) -> str:
         """One line: architecture, weights file, mode and input preparation."""
         p = self.preprocess

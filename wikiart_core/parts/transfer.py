@@ -94,16 +94,6 @@ def _describe_spec(spec) -> str:
             f"{spec.lr * spec.model_args['backbone_lr_scale']:g}")
 
 
-def decode_side(spec) -> int:
-    """The side to decode images at for ``spec``'s backbone: its input side over its crop
-    fraction (146 px for 128 px at crop 0.875), so that its own central crop and resize
-    see what its evaluation transform would."""
-    from wikiart_core import models
-
-    model = models.build(spec.model, **{**spec.model_args, "n_classes": 2})
-    return int(round(model.input_side / model.preprocess.crop_fraction))
-
-
 def intervals(results: dict, from_scratch, splits, seed: int = 0) -> dict:
     """Test-split bootstrap intervals: each run's balanced accuracy and accuracy, the
     colour baseline's, and paired differences of every pretrained run against the
@@ -113,7 +103,7 @@ def intervals(results: dict, from_scratch, splits, seed: int = 0) -> dict:
 
     y_true, scratch_predictions = experiment.predictions_matrix([from_scratch])
     colour = tasks.colour_baseline_test_predictions(splits)
-    rows = {from_scratch.name: experiment.predictions_matrix([from_scratch])[1], "colour statistics": colour}
+    rows = {from_scratch.name: scratch_predictions, "colour statistics": colour}
     rows.update({label: experiment.predictions_matrix([result])[1] for label, result in results.items()})
     for label, result in results.items():
         if result.y_true["test"] != from_scratch.y_true["test"]:
@@ -134,7 +124,7 @@ def beyond_from_scratch(splits, profile, paths, from_scratch, seed: int = 0, dev
     Bonus A itself) beside the from-scratch ``from_scratch`` run.
 
     With weights found, runs :func:`plan`'s specs through ``experiment.run`` on the same
-    files decoded at :func:`decode_side` (embeddings cached in ``paths.cache_dir``), and
+    files decoded at the backbone's ``decode_side`` (embeddings cached in ``paths.cache_dir``), and
     tabulates validation and test scores with the baselines and test intervals. Without
     them, nothing runs: the text says, from the config, what would run and how to enable it.
 
@@ -161,11 +151,11 @@ def beyond_from_scratch(splits, profile, paths, from_scratch, seed: int = 0, dev
         ])
         return {"ran": False, "text": text, "results": {}, "plan": the_plan}
     first_spec = next(iter(the_plan["specs"].values()))
-    side = decode_side(first_spec)
+    side = models.build(first_spec.model, **{**first_spec.model_args, "n_classes": 2}).decode_side
     probe_splits = splits.at_size(side, cache_dir=paths.cache_dir)
     results = {label: experiment.run(spec, probe_splits, log=log, cache_dir=paths.cache_dir)
                for label, spec in the_plan["specs"].items()}
-    description = models.build(first_spec.model, **{**first_spec.model_args, "n_classes": 2}).describe()
+    description = results[next(iter(results))].model.describe()
     table = evaluate.results_table(experiment.results_rows([from_scratch, *results.values()]),
                                    classification_baselines(splits))
     measured = intervals(results, from_scratch, splits, seed)
