@@ -10,7 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup report test regress test-browser browser-deps lab bench sync clean-cache
+.PHONY: setup chromium report test regress test-browser browser-deps lab bench sync clean-cache
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-report: setup
+report: setup chromium
 	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core prepare
 	WIKIART_PROFILE=$${WIKIART_PROFILE:-demo} $(PY) -m wikiart_core report --notebooks notebooks --out reports --readme README.md
 
@@ -40,6 +40,12 @@ CHROMIUM ?= /usr/bin/chromium
 browser-deps: setup
 	test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+# The report's PDF is printed by Chromium; a machine where it cannot be installed still gets the HTML report.
+chromium:
+	@test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+		|| echo "could not install chromium: the report will have no PDF"
 	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet "playwright>=1.40"
 
 test-browser: browser-deps

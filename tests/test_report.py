@@ -29,6 +29,17 @@ def executed_pair(tmp_path):
     return script, ipynb
 
 
+def save_results(ipynb, record, cell=0):
+    """Put ``record`` in the notebook as ``results.save`` does in a kernel: the metadata of an output."""
+    from wikiart_core import results
+
+    notebook = nbformat.read(ipynb, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    code[cell].outputs.append(nbformat.v4.new_output(
+        "display_data", data={"text/markdown": "Results saved."}, metadata={results.NOTEBOOK_RESULTS_KEY: record}))
+    nbformat.write(notebook, ipynb)
+
+
 def test_update_inputs_keeps_outputs_of_unchanged_code_only(tmp_path):
     script, ipynb = executed_pair(tmp_path)
     script.write_text(SCRIPT.replace("Some words.", "Other words.").replace('"changes"', '"changed"'))
@@ -41,7 +52,7 @@ def test_update_inputs_keeps_outputs_of_unchanged_code_only(tmp_path):
 
 def test_export_writes_pages_index_and_markdown(tmp_path):
     _, ipynb = executed_pair(tmp_path)
-    index = report.export([ipynb], tmp_path / "reports")
+    index = report.export([ipynb], tmp_path / "reports", pdf=False)
     assert (tmp_path / "reports" / "01_demo.html").is_file()
     assert 'href="01_demo.html"' in index.read_text() and "A title" in index.read_text()
     markdown = (tmp_path / "reports" / "REPORT.md").read_text()
@@ -50,7 +61,7 @@ def test_export_writes_pages_index_and_markdown(tmp_path):
 
 def test_export_without_execution_keeps_the_outputs(tmp_path):
     script, ipynb = executed_pair(tmp_path)
-    report.build_report(tmp_path, tmp_path / "reports", execute=False)
+    report.build_report(tmp_path, tmp_path / "reports", execute=False, pdf=False)
     cells = nbformat.read(ipynb, as_version=4).cells
     assert [c.outputs[0].text for c in cells if c.cell_type == "code"] == ["output 0\n", "output 1\n"]
 
@@ -80,13 +91,11 @@ def test_the_landing_page_shows_results_and_key_figures_and_its_links_resolve(tm
     code[1].metadata["tags"] = ["key-figure"]
     code[1].outputs.append(nbformat.v4.new_output("display_data", data={"image/png": picture}))
     nbformat.write(notebook, ipynb)
-    outputs = tmp_path / "outputs" / "01_demo"
-    outputs.mkdir(parents=True)
-    (outputs / "results.json").write_text(json.dumps({
+    save_results(ipynb, {
         "notebook": "01_demo", "dataset": "synthart", "synthetic_data": True, "profile": "demo", "seeds": 5,
-        "date": "2026-11-29", "headline": "method A 51.0% vs baseline 30.0% (validation chose A)"}))
+        "date": "2026-11-29", "headline": "method A 51.0% vs baseline 30.0% (validation chose A)"})
 
-    index = report.export([ipynb], tmp_path / "reports", tmp_path / "outputs")
+    index = report.export([ipynb], tmp_path / "reports", pdf=False)
     page = index.read_text()
     assert "method A 51.0% vs baseline 30.0%" in page and "synthetic, not WikiArt" in page
     assert "<script" not in page  # reads offline
@@ -161,17 +170,15 @@ def test_the_landing_page_escapes_every_value_from_results_and_notebooks(tmp_pat
     notebook = nbformat.read(ipynb, as_version=4)
     notebook.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0K"})]
     nbformat.write(notebook, ipynb)
-    outputs = tmp_path / "outputs" / stem
-    outputs.mkdir(parents=True)
-    (outputs / "results.json").write_text(json.dumps({
+    save_results(ipynb, {
         "notebook": stem, "dataset": attack, "synthetic_data": True, "profile": attack, "seeds": [attack, 5],
-        "date": attack, "headline": f"method A {attack} 51.0% & more"}))
+        "date": attack, "headline": f"method A {attack} 51.0% & more"})
 
-    page = report.export([ipynb], tmp_path / "reports", tmp_path / "outputs").read_text()
+    page = report.export([ipynb], tmp_path / "reports", pdf=False).read_text()
     assert "<script" not in page and "<img src=x" not in page and "alert(1)</script>" not in page
     shown = html.escape(attack)
-    # title, headline, dataset, profile, seeds and date: each shown as text
-    assert page.count(shown) == 6, page
+    # title, headline, dataset, profile, seeds and date, and the header's profile, dataset and date: as text
+    assert page.count(shown) == 9, page
     assert f"method A {shown} 51.0% &amp; more" in page and html.escape(str([attack, 5])) in page
     assert html.escape(stem) in page
     # the links to the hostile name still lead to its files, read as a browser reads them
@@ -204,11 +211,9 @@ def test_every_file_of_the_report_is_written_atomically(tmp_path, monkeypatch):
     report.update_inputs(tmp_path / "01_demo.py")
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.README_BEGIN}\nold\n{report.README_END}\n")
-    (tmp_path / "outputs" / "01_demo").mkdir(parents=True)
-    (tmp_path / "outputs" / "01_demo" / "results.json").write_text(
-        '{"notebook": "01_demo", "dataset": "synthart", "profile": "demo", "headline": "h"}')
-    report.export([ipynb], tmp_path / "reports", tmp_path / "outputs")
-    report.update_readme_results(readme, tmp_path / "outputs")
+    save_results(ipynb, {"notebook": "01_demo", "dataset": "synthart", "profile": "demo", "headline": "h"})
+    report.export([ipynb], tmp_path / "reports", pdf=False)
+    report.update_readme_results(readme, [ipynb])
     assert {"01_demo.ipynb", "reports/01_demo.html", "reports/index.html", "reports/REPORT.md",
             "reports/thumbnails/01_demo.png", "README.md"} <= set(written), written
     assert any(name.startswith("reports/figures/01_demo/") for name in written), written

@@ -108,7 +108,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 0
     cell_timeout = "default" if args.cell_timeout is None else (None if args.cell_timeout <= 0 else args.cell_timeout)
     report.build_report(args.notebooks, args.out, execute=not args.no_execute, only=args.only, readme=args.readme,
-                        cell_timeout=cell_timeout)
+                        cell_timeout=cell_timeout, with_code=args.with_code, pdf=not args.no_pdf)
     return 0
 
 
@@ -589,6 +589,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--no-execute", action="store_true", help="export the notebooks as they are")
     report.add_argument("--cell-timeout", type=int, metavar="SECONDS",
                         help="per-cell limit (0: none; default: none in the full profile, 3600 s otherwise)")
+    report.add_argument("--with-code", action="store_true",
+                        help="keep every code cell in the report (default: only the cells tagged show-code)")
+    report.add_argument("--no-pdf", action="store_true", help="do not print REPORT.pdf (needs Debian's chromium)")
     report.add_argument("--sync-only", action="store_true",
                         help="only write each .py's cells into its .ipynb, keeping outputs of unchanged code cells")
     report.set_defaults(run=cmd_report)

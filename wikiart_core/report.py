@@ -2,18 +2,22 @@
 
 For each ``notebooks/NN_*.py``: bring its paired ``.ipynb`` up to date with the
 ``.py`` (keeping nothing stale), execute it top to bottom in the chosen profile,
-save it with its outputs (the committed notebooks are the report), then write
-``reports/NN_*.html``, the landing page ``reports/index.html`` (the headline results
-of every part, from ``outputs/*/results.json``, with a thumbnail of each part's key
-figure: the cell tagged ``key-figure``) and ``reports/REPORT.md`` with its figures in
-``reports/figures/``.
+save it with its outputs (the committed notebooks are the report), then export what the
+saved notebooks hold (``--no-execute`` on a fresh clone gives the same report):
+``reports/NN_*.html``, the landing page ``reports/index.html`` (each part's headline from
+the results its notebook saved, the profile, dataset and date of its execution, and a
+thumbnail of its key figure: the cell tagged ``key-figure``), ``reports/report.html``
+(the whole report on one page), ``reports/REPORT.md`` with its figures in
+``reports/figures/``, and ``reports/REPORT.pdf``. What the pages show of each notebook:
+``hand_in.for_reading``.
 
 Every file is written atomically (``files``): an interrupted ``make report`` leaves the
 previous page or notebook, never half of one. Every value the landing page takes from a
-results.json or a notebook is HTML-escaped: those files are data, not markup.
+notebook is HTML-escaped: notebooks are data, not markup.
 """
 from __future__ import annotations
 
+import copy
 import html
 import io
 import os
@@ -209,14 +213,26 @@ def key_figure(notebook) -> tuple[bytes, str] | None:
     return None
 
 
-def read_results(outputs_dir: Path | None) -> dict[str, dict]:
-    """{notebook name: its results.json values} for every ``outputs_dir/*/results.json``."""
-    import json
+def notebook_results(notebook) -> dict | None:
+    """The results record the notebook saved while it ran (``results.save`` puts it in
+    the metadata of an output), the last one if it saved twice; None if it never did."""
+    from . import results
 
-    if outputs_dir is None:
-        return {}
-    return {path.parent.name: json.loads(path.read_text(encoding="utf-8"))
-            for path in sorted(Path(outputs_dir).glob("*/results.json"))}
+    found = None
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            record = output.get("metadata", {}).get(results.NOTEBOOK_RESULTS_KEY)
+            if record:
+                found = dict(record)
+    return found
+
+
+def execution_of(notebook) -> dict:
+    """{"profile", "dataset", "date"} of the run that made the notebook's outputs: what
+    ``make report`` recorded in its metadata, else what its results record says (a run
+    in JupyterLab); empty values for a notebook never run."""
+    recorded, saved = recorded_execution(notebook), notebook_results(notebook) or {}
+    return {key: recorded.get(key) or saved.get(key) or "" for key in ("profile", "dataset", "date")}
 
 
 def _data_words(values: dict) -> str:
@@ -235,61 +251,132 @@ def _link(path: str) -> str:
     return _text(urllib.parse.quote(path))
 
 
-def _landing_row(entry: dict) -> str:
+NOT_RUN = "no results in the notebook: execute it (make report)"
+
+
+def _usual(entries: list[dict], key: str) -> str:
+    """The value of ``key`` most notebooks' executions share ('' when none was run)."""
+    from collections import Counter
+
+    counts = Counter(entry["execution"][key] for entry in entries if entry["execution"][key])
+    return counts.most_common(1)[0][0] if counts else ""
+
+
+def _flags(entry: dict, usual: dict) -> list[str]:
+    """Why a notebook's row cannot be read like the others: never run, or run in another
+    profile or on another dataset than most."""
+    execution = entry["execution"]
+    if not entry["results"]:
+        return [NOT_RUN]
+    return [f"executed in the {execution[key]!r} {key}, unlike the others ({usual[key]!r})"
+            for key in ("profile", "dataset") if execution[key] and usual[key] and execution[key] != usual[key]]
+
+
+def _header_words(entries: list[dict], exported: str) -> str:
+    """'Executed in the demo profile on synthart (synthetic, not WikiArt), 2026-12-07; exported ...'."""
+    usual = {key: _usual(entries, key) for key in ("profile", "dataset")}
+    dates = sorted({entry["execution"]["date"] for entry in entries if entry["execution"]["date"]})
+    saved = [entry["results"] for entry in entries if entry["results"]]
+    kind = (("synthetic, not WikiArt" if any(values.get("synthetic_data") for values in saved) else "real")
+            if saved else "no results saved")
+    when = (dates[0] if len(dates) == 1 else f"between {dates[0]} and {dates[-1]}") if dates else "never"
+    data = f"{usual['dataset'] or '?'} ({kind})"
+    return (f"Notebooks executed in the {usual['profile'] or '?'} profile on {data}, {when} (the dates the "
+            f"notebooks record); this report was exported on {exported}.")
+
+
+def _landing_row(entry: dict, usual: dict) -> str:
     """One part's row of the landing page; every value in it escaped."""
     values = entry["results"] or {}
     page = _link(entry["page"])
     thumbnail = (f'<a href="{page}"><img src="{_link(entry["thumbnail"])}" alt="key figure of '
                  f'{_text(entry["stem"])}" width="260"></a>' if entry["thumbnail"] else "")
+    flags = "".join(f'<br><strong class="flag">{_text(flag)}</strong>' for flag in _flags(entry, usual))
     cells = [f'<a href="{page}">{_text(entry["stem"])}</a><br><small>{_text(entry["title"])}</small>',
-             _text(values.get("headline", "no results.json: run the notebook")),
-             _text(_data_words(values)) if values else "", _text(values.get("profile", "")),
-             _text(values.get("seeds", "")), _text(values.get("date", "")), thumbnail]
+             _text(values.get("headline", "")) + flags, _text(_data_words(values)) if values else "",
+             _text(entry["execution"]["profile"]), _text(values.get("seeds", "")),
+             _text(entry["execution"]["date"]), thumbnail]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
-def _landing_page(entries: list[dict], profile: str) -> str:
-    """index.html: what was found (one row per part, from results.json), a thumbnail of
+def _landing_page(entries: list[dict], exported: str, pdf: str | None) -> str:
+    """index.html: one row per part with the headline its notebook saved, a thumbnail of
     each part's key figure, and the links. No script and no CDN: it reads offline."""
-    rows = [_landing_row(entry) for entry in entries]
+    usual = {key: _usual(entries, key) for key in ("profile", "dataset")}
+    rows = [_landing_row(entry, usual) for entry in entries]
     style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px;vertical-align:top}"
-             "th{background:#f3f3f3;text-align:left}")
+             "th{background:#f3f3f3;text-align:left}.flag{color:#b00020}")
+    also = "<a href='report.html'>the whole report on one page</a>, <a href='REPORT.md'>REPORT.md</a>"
+    if pdf:
+        also += f", <a href='{_link(pdf)}'>PDF</a>"
     return (
         "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>wikiart-lab report</title>"
         f"<style>{style}</style></head><body>\n<h1>wikiart-lab report</h1>\n"
-        f"<p>Notebooks executed top to bottom in the <code>{_text(profile)}</code> profile on "
-        f"{time.strftime('%Y-%m-%d %H:%M')}. Each result below is the sentence its notebook rendered from "
-        "its own numbers (validation chose, test was scored once; baselines and intervals are in the pages). "
+        f"<p>{_text(_header_words(entries, exported))} Each result below is the sentence its notebook rendered "
+        "from its own numbers (validation chose, test was scored once; baselines and intervals are in the pages). "
         "Unless the data column says <em>real</em>, the numbers come from the embedded synthetic data, "
         "not from WikiArt.</p>\n<table>\n<tr><th>part</th><th>result</th><th>data</th><th>profile</th>"
-        "<th>seeds</th><th>date</th><th>key figure</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
-        "<p>Also as Markdown: <a href='REPORT.md'>REPORT.md</a>.</p>\n</body></html>\n")
+        "<th>seeds</th><th>executed</th><th>key figure</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
+        f"<p>Also: {also}.</p>\n</body></html>\n")
 
 
-def export(notebooks: list[Path], out_dir: Path, outputs_dir: Path | None = None) -> Path:
-    """Write, for the executed ``notebooks``: an HTML page each, a landing page
-    (``index.html``: the headline results of ``outputs_dir/*/results.json`` with a
-    thumbnail of each notebook's key figure) and ``REPORT.md`` (the same table, then every
-    notebook as Markdown, figures in ``figures/``). Returns the landing page's path."""
+def _front_matter(entries: list[dict], exported: str) -> str:
+    """The Markdown head of REPORT.md and of the one-page report: the header and the table."""
+    usual = {key: _usual(entries, key) for key in ("profile", "dataset")}
+    table = ["| part | result | data | profile | seeds | executed |", "|---|---|---|---|---|---|"]
+    for entry in entries:
+        values = entry["results"] or {}
+        headline = " ".join([str(values.get("headline", "")), *(f"**{flag}**" for flag in _flags(entry, usual))])
+        table.append(f"| [{entry['stem']}]({entry['page']}) | {headline.strip().replace('|', chr(92) + '|')} | "
+                     f"{_data_words(values) if values else ''} | {entry['execution']['profile']} | "
+                     f"{values.get('seeds', '')} | {entry['execution']['date']} |")
+    return ("# wikiart-lab report\n\n" + _header_words(entries, exported) + " Each result is the sentence its "
+            "notebook rendered from its own numbers. Unless the data column says *real*, the numbers come from "
+            "the embedded synthetic data, not from WikiArt.\n\n" + "\n".join(table))
+
+
+def _one_page(shown: list, front: str):
+    """One notebook of every ``shown`` notebook's cells after a Markdown cell ``front``:
+    the whole report on one page, which is what the PDF prints."""
     import nbformat
-    from nbconvert import HTMLExporter, MarkdownExporter
+
+    merged = nbformat.v4.new_notebook()
+    merged.metadata = copy.deepcopy(shown[0].metadata) if shown else {}
+    merged.cells = [nbformat.v4.new_markdown_cell(front)]
+    for notebook in shown:
+        merged.cells.extend(copy.deepcopy(notebook.cells))
+    return merged
+
+
+def export(notebooks: list[Path], out_dir: Path, *, with_code: bool = False, pdf: bool = True) -> Path:
+    """Write, from the executed ``notebooks`` as they are saved (their outputs, the
+    results each one recorded, the profile and date of its execution): an HTML page each,
+    the landing page ``index.html`` (headlines and key-figure thumbnails), ``report.html``
+    (everything on one page), ``REPORT.md`` (figures in ``figures/``) and, when a Chromium
+    is found, ``REPORT.pdf`` printed from report.html. ``with_code``: keep every code cell
+    (see ``hand_in.for_reading``). Returns the landing page's path."""
+    import nbformat
+    from nbconvert import MarkdownExporter
+
+    from . import hand_in
 
     out_dir.mkdir(parents=True, exist_ok=True)
     for folder in ("figures", "thumbnails"):
         shutil.rmtree(out_dir / folder, ignore_errors=True)  # files of an earlier export would linger
         (out_dir / folder).mkdir()
     (out_dir / "report.md").unlink(missing_ok=True)  # the old name of REPORT.md
-    results = read_results(outputs_dir)
-    html_exporter = HTMLExporter()
+    html_exporter = hand_in.html_exporter(with_code)
     markdown_exporter = MarkdownExporter()
-    entries, markdown_parts = [], []
+    entries, markdown_parts, shown_notebooks = [], [], []
     for ipynb in notebooks:
         notebook = nbformat.read(ipynb, as_version=4)
-        body, _ = html_exporter.from_notebook_node(notebook)
+        shown = hand_in.for_reading(notebook, with_code=with_code)
+        shown_notebooks.append(shown)
+        body, _ = html_exporter.from_notebook_node(shown, resources={"metadata": {"name": _title(notebook)}})
         files.write_text(out_dir / f"{ipynb.stem}.html", body)
         text, resources = markdown_exporter.from_notebook_node(
-            notebook, resources={"output_files_dir": f"figures/{ipynb.stem}"})
+            shown, resources={"output_files_dir": f"figures/{ipynb.stem}"})
         for name, content in resources.get("outputs", {}).items():
             _write_bytes(out_dir / name, content)
         markdown_parts.append(text)
@@ -299,20 +386,25 @@ def export(notebooks: list[Path], out_dir: Path, outputs_dir: Path | None = None
             thumbnail = f"thumbnails/{ipynb.stem}.{figure[1]}"
             _write_bytes(out_dir / thumbnail, figure[0])
         entries.append({"stem": ipynb.stem, "title": _title(notebook) or ipynb.stem, "page": f"{ipynb.stem}.html",
-                        "thumbnail": thumbnail, "results": results.get(ipynb.stem)})
-    profile = os.environ.get("WIKIART_PROFILE", "demo")
-    index = out_dir / "index.html"
-    files.write_text(index, _landing_page(entries, profile))
-    table = ["| part | result | data | profile | seeds | date |", "|---|---|---|---|---|---|"]
-    for entry in entries:
-        values = entry["results"] or {}
-        headline = str(values.get("headline", "no results.json")).replace("|", "\\|")
-        table.append(f"| [{entry['stem']}]({entry['page']}) | {headline} | {_data_words(values) if values else ''} | "
-                     f"{values.get('profile', '')} | {values.get('seeds', '')} | {values.get('date', '')} |")
-    front = ("# wikiart-lab report\n\nEach result is the sentence its notebook rendered from its own numbers. "
-             "Unless the data column says *real*, the numbers come from the embedded synthetic data, not from "
-             "WikiArt.\n\n" + "\n".join(table))
+                        "thumbnail": thumbnail, "results": notebook_results(notebook),
+                        "execution": execution_of(notebook)})
+    exported = time.strftime("%Y-%m-%d %H:%M")
+    front = _front_matter(entries, exported)
     files.write_text(out_dir / "REPORT.md", "\n\n---\n\n".join([front, *markdown_parts]))
+    one_page, _ = html_exporter.from_notebook_node(_one_page(shown_notebooks, front),
+                                                   resources={"metadata": {"name": "wikiart-lab report"}})
+    files.write_text(out_dir / "report.html", one_page)
+    pdf_name = None
+    if pdf:
+        try:
+            hand_in.print_pdf(out_dir / "report.html", out_dir / "REPORT.pdf")
+            pdf_name = "REPORT.pdf"
+        except hand_in.PdfError as error:
+            print(f"no PDF: {error}")
+    if pdf_name is None:
+        (out_dir / "REPORT.pdf").unlink(missing_ok=True)  # an old PDF would not match these pages
+    index = out_dir / "index.html"
+    files.write_text(index, _landing_page(entries, exported, pdf_name))
     return index
 
 
@@ -321,49 +413,53 @@ def _write_bytes(path: Path, data: bytes) -> Path:
     return files.atomic_write(path, lambda handle: handle.write(data))
 
 
-README_BEGIN = "<!-- results:begin (generated by make report from outputs/*/results.json) -->"
+README_BEGIN = "<!-- results:begin (generated by make report from the notebooks' saved results) -->"
 README_END = "<!-- results:end -->"
 
 
-def results_table_markdown(outputs_dir: Path) -> str:
-    """A Markdown table of every ``outputs_dir/<notebook>/results.json``: notebook, data,
-    profile, seeds, date and the headline sentence the notebook rendered from its numbers."""
-    import json
+def results_table_markdown(notebooks: list[Path]) -> str:
+    """A Markdown table of the results each of ``notebooks`` saved when it ran: notebook,
+    data, profile, seeds, date and the headline sentence it rendered from its numbers."""
+    import nbformat
 
     rows = ["| notebook | data | profile | seeds | date | result |", "|---|---|---|---|---|---|"]
-    for path in sorted(Path(outputs_dir).glob("*/results.json")):
-        values = json.loads(path.read_text(encoding="utf-8"))
-        data = f"{values['dataset']} ({'synthetic, not WikiArt' if values.get('synthetic_data') else 'real'})"
+    for ipynb in notebooks:
+        values = notebook_results(nbformat.read(ipynb, as_version=4))
+        if not values:
+            rows.append(f"| {ipynb.stem} | | | | | {NOT_RUN} |")
+            continue
         headline = str(values.get("headline", "")).replace("|", "\\|").replace("\n", " ")
-        rows.append(f"| {values['notebook']} | {data} | {values['profile']} | {values.get('seeds', 1)} | "
-                    f"{values.get('date', '')} | {headline} |")
+        rows.append(f"| {values['notebook']} | {_data_words(values)} | {values['profile']} | "
+                    f"{values.get('seeds', 1)} | {values.get('date', '')} | {headline} |")
     return "\n".join(rows)
 
 
-def update_readme_results(readme: Path, outputs_dir: Path) -> None:
-    """Replace the text between README_BEGIN and README_END in ``readme`` with
-    :func:`results_table_markdown`; a README without the markers is left alone (said)."""
+def update_readme_results(readme: Path, notebooks: list[Path]) -> None:
+    """Replace the text between the results markers in ``readme`` (README_END and a line
+    starting like README_BEGIN) with :func:`results_table_markdown`; a README without the
+    markers is left alone (said)."""
     text = readme.read_text(encoding="utf-8")
-    if README_BEGIN not in text or README_END not in text:
+    begin = re.search(r"<!-- results:begin[^\n]*-->", text)
+    if begin is None or README_END not in text[begin.end():]:
         print(f"{readme}: no results markers; table not written")
         return
-    before, rest = text.split(README_BEGIN, 1)
-    _, after = rest.split(README_END, 1)
-    files.write_text(readme, f"{before}{README_BEGIN}\n{results_table_markdown(outputs_dir)}\n{README_END}{after}")
+    before, after = text[:begin.start()], text[begin.end():].split(README_END, 1)[1]
+    files.write_text(readme, f"{before}{README_BEGIN}\n{results_table_markdown(notebooks)}\n{README_END}{after}")
     print(f"results table written into {readme}")
 
 
 def build_report(notebooks_dir: Path, out_dir: Path, execute: bool = True, only: str | None = None,
-                 readme: Path | None = None, cell_timeout: int | None | str = "default") -> Path:
-    """Sync, execute and export every numbered notebook in ``notebooks_dir``; with
-    ``readme``, rewrite its results table from the notebooks' results.json files (those
-    of the profile and dataset the run used: ``Paths.run_outputs``). ``cell_timeout``:
-    seconds per cell, None for no limit, "default" for :func:`default_cell_timeout`."""
+                 readme: Path | None = None, cell_timeout: int | None | str = "default", *,
+                 with_code: bool = False, pdf: bool = True) -> Path:
+    """Sync, execute and export every numbered notebook in ``notebooks_dir`` (without
+    ``execute``: export them as they are saved, e.g. as committed); with ``readme``,
+    rewrite its results table from the results the notebooks saved. ``cell_timeout``:
+    seconds per cell, None for no limit, "default" for :func:`default_cell_timeout`.
+    ``with_code`` and ``pdf``: see :func:`export`."""
     from . import config
 
-    profile = config.get_profile()
     if cell_timeout == "default":
-        cell_timeout = default_cell_timeout(profile.name)
+        cell_timeout = default_cell_timeout(config.get_profile().name)
     # Kernels inherit this: a progress bar in an unattended run only leaves a frozen "0%" in the report.
     os.environ.setdefault("TQDM_DISABLE", "1")
     scripts = sorted(notebooks_dir.glob(NOTEBOOK_PATTERN))
@@ -381,9 +477,8 @@ def build_report(notebooks_dir: Path, out_dir: Path, execute: bool = True, only:
             seconds = execute_notebook(ipynb, timeout_s=cell_timeout)
             print(f"  done in {seconds:.0f} s", flush=True)
         notebooks.append(ipynb)
-    outputs_dir = config.load_paths().run_outputs(profile)
-    index = export(notebooks, out_dir, outputs_dir)
+    index = export(notebooks, out_dir, with_code=with_code, pdf=pdf)
     print(f"report written to {index}")
     if readme is not None:
-        update_readme_results(Path(readme), outputs_dir)
+        update_readme_results(Path(readme), notebooks)
     return index

@@ -69,7 +69,29 @@ def save(notebook: str, paths, profile, values: dict, *, headline: str, seeds: i
               "dataset": paths.dataset, "synthetic_data": paths.synth is not None, "seeds": seeds,
               "date": time.strftime("%Y-%m-%d"), "headline": headline}
     # Atomic: an interrupt or a full disk keeps the previous results.json whole.
-    return files.write_json(path, record)
+    written = files.write_json(path, record)
+    _record_in_notebook(record, shown_path(written, paths))
+    return written
+
+
+# The key under which a saved record travels in the metadata of the notebook's output.
+NOTEBOOK_RESULTS_KEY = "wikiart-results"
+
+
+def _record_in_notebook(record: dict, shown: str) -> None:
+    """In a Jupyter kernel, display one line naming the results file, with the whole
+    record in the output's metadata: the saved notebook then carries its own results
+    (``report.notebook_results`` reads them), so a fresh clone, where outputs/ is not in
+    git, still exports its headline, profile and date. nbval does not compare metadata."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return
+    if get_ipython() is None:
+        return
+    display({"text/markdown": f"Results saved to `{shown}`."}, raw=True,
+            metadata={NOTEBOOK_RESULTS_KEY: record})
 
 
 def show(markdown: str):

@@ -245,8 +245,43 @@ def landing_page(tmp_path) -> Path:
     from wikiart_core import report
 
     notebooks = [REPO / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
-    outputs = REPO / "outputs" / "synthart" / "demo"  # what make report wrote (read only)
-    return report.export(notebooks, tmp_path / "reports", outputs if outputs.is_dir() else None)
+    return report.export(notebooks, tmp_path / "reports", pdf=False)
+
+
+def test_the_report_exported_from_the_committed_notebooks_prints_and_reads_at_1280_px(page, screenshots, tmp_path):
+    """A fresh clone's `report --no-execute`: the PDF's first pages are not blank, and the
+    one-page HTML, shown 1280 px wide, loads every image without the internet."""
+    import numpy as np
+    import pypdfium2
+
+    from wikiart_core import report
+
+    notebooks = [REPO / "notebooks" / f"{name}.ipynb" for name in NOTEBOOKS]
+    index = report.export(notebooks, tmp_path / "reports", pdf=True)
+    pdf = index.parent / "REPORT.pdf"
+    assert pdf.is_file(), "no REPORT.pdf: Chromium did not print"
+    document = pypdfium2.PdfDocument(str(pdf))
+    assert len(document) >= 5, f"{pdf}: only {len(document)} pages"
+    for number in range(3):
+        image = document[number].render(scale=50 / 72).to_pil().convert("L")
+        image.save(screenshots / f"report-pdf-page{number + 1}.png")
+        ink = float((np.asarray(image) < 200).mean())
+        assert ink > 0.01, f"{pdf}: page {number + 1} is blank ({ink:.2%} ink)"
+    document.close()
+    page.route("http*://**", lambda route: route.abort())  # offline: anything fetched from outside fails
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if request.url.startswith("http") else None)
+    page.goto((index.parent / "report.html").as_uri())
+    page.wait_for_load_state("load")
+    assert not fetched, f"report.html asked the internet for {fetched[:5]}"
+    broken = page.evaluate("() => Array.from(document.images).filter(img => !(img.complete && img.naturalWidth > 0))"
+                           ".map(img => img.getAttribute('alt') || img.src.slice(0, 40))")
+    assert not broken, f"report.html: images that do not load: {broken}"
+    for name in ("01_bonusA", "04_part3"):
+        html_page = index.parent / f"{name}.html"
+        page.goto(html_page.as_uri())
+        page.wait_for_load_state("load")
+        page.screenshot(path=screenshots / f"report-{name}.jpg", type="jpeg", quality=JPEG_QUALITY)
 
 
 def test_report_landing_page_links_resolve_and_images_load(page, screenshots, tmp_path):

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..wikiart_facts import TRAIN_COUNTS
 from .grammars import GRAMMARS
 from .nuisance import NUISANCE, apply_nuisance
 
@@ -29,36 +30,8 @@ from .nuisance import NUISANCE, apply_nuisance
 # regenerates stale folders.
 SYNTH_VERSION = 3
 
-# Train images per style in the real WikiArt split.
-REAL_TRAIN_COUNTS: dict[str, int] = {
-    "Impressionism": 2269,
-    "Realism": 1712,
-    "Romanticism": 1157,
-    "Expressionism": 1127,
-    "Post_Impressionism": 946,
-    "Baroque": 721,
-    "Art_Nouveau_Modern": 688,
-    "Symbolism": 679,
-    "Abstract_Expressionism": 449,
-    "Northern_Renaissance": 413,
-    "Cubism": 390,
-    "Naive_Art_Primitivism": 373,
-    "Rococo": 369,
-    "Color_Field_Painting": 268,
-    "Mannerism_Late_Renaissance": 246,
-    "Early_Renaissance": 246,
-    "Pop_Art": 244,
-    "Minimalism": 212,
-    "High_Renaissance": 198,
-    "Ukiyo_e": 197,
-    "Fauvism": 163,
-    "Contemporary_Realism": 91,
-    "Pointillism": 80,
-    "New_Realism": 41,
-    "Synthetic_Cubism": 38,
-    "Action_painting": 18,
-    "Analytical_Cubism": 15,
-}
+# Train images per style in the real WikiArt split (the imbalance the synthetic data copies).
+REAL_TRAIN_COUNTS: dict[str, int] = dict(TRAIN_COUNTS)
 
 STYLES: list[str] = sorted(REAL_TRAIN_COUNTS)
 
