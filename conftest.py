@@ -10,6 +10,9 @@ os.environ.setdefault("WIKIART_PROFILE", "smoke")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Progress bars are for people watching; in executed notebooks they only leave a frozen "0%".
 os.environ.setdefault("TQDM_DISABLE", "1")
+# Every figure a notebook displays is checked for legibility (dpi, text size, overlaps,
+# legends over data: plots.legibility_problems); an illegible one fails its cell.
+os.environ.setdefault("WIKIART_CHECK_FIGURES", "1")
 
 # stderr not compared, long cells allowed, per-notebook counts of the cells compared.
 pytest_plugins = ["wikiart_core.nbval_hooks"]

@@ -1,16 +1,15 @@
 # %% [markdown]
 # # Part 1: class imbalance
 #
-# WikiArt's styles are far from balanced: the largest has 150 times more training
-# images than the smallest. A classifier trained with plain cross-entropy can reach a
-# respectable accuracy by getting the big styles right and never predicting the small
-# ones. This notebook compares the usual corrections on three numbers: accuracy,
-# balanced accuracy (the mean recall over styles) and macro-F1, over several seeds,
-# with 95% bootstrap intervals over test images and seeds, because one run per method
-# cannot tell a method apart from luck.
+# WikiArt's styles are far from balanced (the counts are below): a classifier trained
+# with plain cross-entropy can reach a respectable accuracy by getting the big styles
+# right and never predicting the small ones. In this notebook I compare the usual
+# corrections on three numbers: accuracy, balanced accuracy (the mean recall over
+# styles) and macro-F1, over several seeds, with 95% bootstrap intervals over test
+# images and seeds, because one run per method cannot tell a method apart from luck.
 #
 # **Which data?** By default the workbook runs on `synthart`, an embedded procedural
-# stand-in with WikiArt's 27 style folders and WikiArt's class imbalance. It is *not*
+# stand-in with WikiArt's style folders and WikiArt's class imbalance. It is *not*
 # WikiArt: numbers measured on it say how the code behaves, not how well anything
 # recognises real paintings. On the GPU server, set `dataset: wikiart` in
 # `data_paths.yaml` and re-run: the text below is rendered from the run's results.
@@ -21,12 +20,12 @@
 # `profile.imbalance` and `profile.seeds`). The environment variable `WIKIART_PROFILE`
 # overrides the default, which is how `make test` and `make report` choose.
 #
-# Five methods times the profile's seeds is many trainings, so this comparison uses a
-# deliberately small `StyleCNN`, small images and a few epochs: absolute numbers are
-# lower than in `01_bonusA`; what matters here is the *difference* between methods
-# trained under identical conditions.
+# Every method times the profile's seeds is many trainings, so I use a deliberately
+# small `StyleCNN`, small images and a few epochs: absolute numbers are lower than in
+# `01_bonusA`; what matters here is the *difference* between methods trained under
+# identical conditions.
 
-# %% tags=["parameters"]
+# %% tags=["parameters", "show-code"]
 import os
 
 PROFILE = os.environ.get("WIKIART_PROFILE", "demo")
@@ -50,7 +49,7 @@ print(f"{profile.seeds} seeds per method")
 # %% [markdown]
 # ## Why imbalance matters here
 # The training images per style (the whole training folder, whatever the profile).
-# Always answering the largest style is the accuracy to beat; 1 / (number of styles)
+# Always answering the largest style is the accuracy to beat; $1/C$, for $C$ styles,
 # is the balanced accuracy of guessing. The weights below use these folder counts; the
 # runs use the counts of their own training split.
 
@@ -67,20 +66,28 @@ print(f"largest style:  {largest} ({counts[largest]} images, {counts[largest] / 
 print(f"smallest style: {smallest} ({counts[smallest]} images)")
 print(f"ratio largest / smallest: {counts[largest] / counts[smallest]:.0f}")
 
+# %%
+results.show(part1_imbalance.imbalance_words(counts, results.which_data(paths), synthetic=paths.synth is not None))
+
 # %% [markdown]
-# ## The three weight formulas of the original report are one loss
-# Per style c with n_c training images, N images in all and C styles:
-# (1) N / (n_c · C), (2) N / n_c, (3) 1 / n_c; and, for comparison, the weights from
-# the *effective number of samples* (Cui et al. 2019, β = 0.999), which grow more
-# slowly than 1 / n_c for the rarest styles.
+# ## Three inverse-frequency weight formulas are one loss
+# Per style $c$ with $n_c$ training images, $N$ images in all and $C$ styles, the three
+# inverse-frequency formulas are $N/(n_c C)$, $N/n_c$ and $1/n_c$. For comparison I add
+# the weights from the *effective number of samples* (Cui et al. 2019),
+# $(1-\beta)/(1-\beta^{n_c})$, which grow more slowly than $1/n_c$ for the rarest styles
+# (β is printed below: the default of `imbalance.configure`, the one the runs use).
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import inspect
+
+beta = inspect.signature(imbalance.configure).parameters["beta"].default
+print(f"beta = {beta}")
 formulas = {
     "N/(n_c C)": imbalance.class_weights_normalised_inverse_frequency(counts),
     "N/n_c": imbalance.class_weights_inverse_frequency(counts),
     "1/n_c": imbalance.class_weights_reciprocal(counts),
-    "eff. number": imbalance.class_weights_effective_number(counts, beta=0.999),
+    "eff. number": imbalance.class_weights_effective_number(counts, beta=beta),
 }
 order = sorted(counts, key=lambda s: -counts[s])
 shown = [order[0], order[1], order[len(order) // 2], order[-2], order[-1]]
@@ -94,7 +101,7 @@ for style in shown[1:]:
     print(f"{style:<28}{'':>6}" + "".join(f"{float(w[label] / w[first]):>13.1f}" for w in formulas.values()))
 
 # %% [markdown]
-# The first three columns differ only by a constant factor (N/C, N and 1), so their
+# The first three columns differ only by a constant factor ($N/C$, $N$ and $1$), so their
 # ratios are the same. PyTorch's `CrossEntropyLoss(weight=w)` averages the weighted
 # losses by dividing by the sum of the weights in the batch,
 # Σ w[yᵢ] lᵢ / Σ w[yᵢ], and the constant cancels: **the three formulas are one and the
@@ -132,7 +139,7 @@ for name, description in imbalance.METHODS.items():
 # balanced sampler's draws. The "best" method is picked on **validation**; the test
 # columns carry 95% intervals from a bootstrap over test images and seeds.
 
-# %%
+# %% tags=["show-code"]
 started = time.perf_counter()
 comparison = part1_imbalance.run_comparison(splits, profile, device=DEVICE, progress=False)
 comparison_seconds = time.perf_counter() - started
@@ -158,32 +165,43 @@ for metric in part1_imbalance.METRICS:
     print()
 
 # %% [markdown]
-# ## Who gains: recall per style
-# The best method by mean *validation* balanced accuracy next to the unweighted model,
-# test recall averaged over the seeds, styles from the largest to the smallest:
+# ## Validation's choice, seen on test
+# I pick the method with the highest mean *validation* balanced accuracy. The test
+# split then says whether another method scores higher; it only reports, it changes
+# no choice.
 
 # %%
 best = comparison.best("balanced_accuracy")
+choice = part1_imbalance.validation_test_check(comparison, "balanced_accuracy")
+results.show(part1_imbalance.validation_test_words(choice))
+
+# %% [markdown]
+# ## Who gains: recall per style
+# The method chosen on validation next to the unweighted model (and the method highest
+# on test, when that is another one), test recall averaged over the seeds, styles from
+# the largest to the smallest:
+
+# %%
 recall = comparison.per_class_recall("test")
 chosen = {"none (unweighted)": recall["none"]}
 if best != "none":
-    chosen[f"{best} (best validation balanced accuracy)"] = recall[best]
+    chosen[f"{best} (chosen on validation)"] = recall[best]
+if choice["test_best"] not in (best, "none"):
+    chosen[f"{choice['test_best']} (highest on test, not chosen)"] = recall[choice["test_best"]]
 plots.per_class_recall(chosen, train_set.class_counts(), title=f"Recall per style, mean over {profile.seeds} seeds (test set)")
+
+# %% [markdown]
+# The same on the largest and on the smallest styles (as many of each as the table
+# says, ranked by the training images of this run's training split), with the number of
+# styles that no seed of a method ever gets right:
 
 # %%
 split_counts = train_set.class_counts()
-by_size = sorted(train_set.classes, key=lambda s: -split_counts[s])
-third = max(1, len(by_size) // 3)
-large, small = by_size[:third], by_size[-third:]
+tail = comparison.tail_recall(split_counts, reference=best)
+print(part1_imbalance.tail_table(tail))
 
-
-def mean_recall(method: str, styles: list[str]) -> float:
-    return float(np.mean([recall[method][s] for s in styles]))
-
-
-print(f"{'method':<18}{'recall, ' + str(third) + ' largest':>22}{'recall, ' + str(third) + ' smallest':>23}")
-for method in comparison.methods:
-    print(f"{method:<18}{100 * mean_recall(method, large):>21.1f}%{100 * mean_recall(method, small):>22.1f}%")
+# %%
+results.show(part1_imbalance.tail_words(tail, profile.seeds))
 
 # %% [markdown]
 # ## What the numbers say
@@ -198,11 +216,19 @@ lowers_accuracy = [m for m, r in against_none["accuracy"].items() if r["verdict"
 colour = comparison.baselines["test"]["colour_statistics"]
 above_colour = [m for m in comparison.methods if summary[m]["balanced_accuracy"]["low"] > colour["balanced_accuracy"]]
 below_colour = [m for m in comparison.methods if summary[m]["balanced_accuracy"]["high"] < colour["balanced_accuracy"]]
+against_colour = comparison.against_baseline("colour_statistics", "balanced_accuracy")
+beats_colour = [m for m, r in against_colour.items() if r["verdict"] == "better"]
+under_colour = [m for m, r in against_colour.items() if r["verdict"] == "worse"]
+colour_checks = {m: part1_imbalance.colour_check(summary, against_colour, colour, m) for m in comparison.methods}
 best_macro = max(comparison.methods, key=lambda m: np.mean([r.validation["macro_f1"] for r in comparison.runs[m]]))
+listed = part1_imbalance.methods_words
+test_best = choice["test_best"]
+tail_size = len(tail["styles"])
 
 
-def listed(methods):
-    return ", ".join(f"`{m}`" for m in methods) if methods else "none of them"
+def tail_pct(method: str, key: str = "recall") -> str:
+    value = tail[key][method]
+    return "not measured (no test images)" if value is None else pct(value["mean"])
 
 
 values = {"methods": comparison.methods, "seed_list": profile.seed_list, "summary_test": summary,
@@ -211,36 +237,68 @@ values = {"methods": comparison.methods, "seed_list": profile.seed_list, "summar
           "against_none": against_none, "best_validation_balanced_accuracy": best,
           "best_validation_macro_f1": best_macro, "baselines": comparison.baselines,
           "above_colour_baseline": above_colour, "below_colour_baseline": below_colour,
-          "recall_largest_third": {m: mean_recall(m, large) for m in comparison.methods},
-          "recall_smallest_third": {m: mean_recall(m, small) for m in comparison.methods},
+          "against_colour": against_colour, "beats_colour_paired": beats_colour,
+          "below_colour_paired": under_colour, "colour_check": colour_checks,
+          "validation_vs_test": choice, "best_test_balanced_accuracy": test_best,
+          "tail": tail,
+          "recall_largest_third": {m: None if v is None else v["mean"] for m, v in tail["recall_largest"].items()},
+          "recall_smallest_third": {m: None if v is None else v["mean"] for m, v in tail["recall"].items()},
+          "zero_recall_styles": tail["zero_recall"],
           "image_size": splits.image_size, "settings": profile.imbalance, "seconds": comparison_seconds}
 headline = (f"{len(comparison.methods)} imbalance methods x {profile.seeds} seeds: raise test balanced accuracy over "
             f"plain cross-entropy (95% paired bootstrap): {', '.join(raises['balanced_accuracy']) or 'none'}; "
             f"best on validation: {best} ({pct(summary[best]['balanced_accuracy']['mean'])} test balanced accuracy "
             f"[{pct(summary[best]['balanced_accuracy']['low'])}, {pct(summary[best]['balanced_accuracy']['high'])}] "
-            f"vs {pct(none['balanced_accuracy']['mean'])} unweighted)")
+            f"vs {pct(none['balanced_accuracy']['mean'])} unweighted, "
+            f"{pct(colour['balanced_accuracy'])} colour statistics)"
+            + ("" if not choice["disagree"] else
+               f"; highest on test: {test_best} ({pct(summary[test_best]['balanced_accuracy']['mean'])}, "
+               f"{choice['difference']['verdict']} vs {best}, paired)"))
 results.save(NOTEBOOK, paths, profile, values, headline=headline, seeds=profile.seeds)
+if not choice["disagree"]:
+    test_words = "It is also the method with the highest mean test balanced accuracy."
+else:
+    test_words = (f"On test, `{test_best}` scores higher ({pct(summary[test_best]['balanced_accuracy']['mean'])}): "
+                  f"{stats.verdict_words(choice['difference'], f'`{test_best}`', f'`{best}`')}. I report this and "
+                  f"keep the validation choice; the test split chooses nothing.")
+zero_best = tail["zero_recall"][best]
+tail_summary = (f"recall on the {tail_size} smallest styles is {tail_pct(best)} for `{best}`"
+                + ("" if tail["best"] in (None, best) else f" and {tail_pct(tail['best'])} for `{tail['best']}`, the "
+                   f"highest, {'clearly' if tail['best_vs_reference']['verdict'] == 'better' else 'not clearly'} "
+                   f"higher than `{best}` in the paired bootstrap")
+                + f"; `{best}` gets {len(zero_best)} of the {tail['n_scored']} styles never right"
+                + (f" (rarest first: {part1_imbalance.style_names(zero_best, part1_imbalance.NAMED_STYLES)})."
+                   if zero_best else "."))
+colour_lines = [part1_imbalance.colour_words(colour_checks[best], "the method validation chose")]
+if choice["disagree"]:
+    colour_lines.append(part1_imbalance.colour_words(colour_checks[test_best], "the method highest on test"))
+if not beats_colour:
+    colour_overall = "With no method does this small, briefly trained CNN clearly beat colour statistics alone."
+elif len(beats_colour) == len(comparison.methods):
+    colour_overall = "Every method clearly beats colour statistics alone."
+else:
+    colour_overall = f"Only {listed(beats_colour)} clearly beat{'s' if len(beats_colour) == 1 else ''} colour statistics alone."
 text = f"""
 Measured on {results.which_data(paths)}, profile `{profile.name}`: {profile.seeds} seeds,
-{profile.imbalance['epochs']} epochs, {splits.image_size} px, StyleCNN width {profile.imbalance['width']},
-{sum(len(r) for r in comparison.runs.values())} runs in {comparison_seconds:.0f} s. Differences are
-called real only when their 95% paired-bootstrap interval (over test images and seeds) excludes zero.
+{profile.imbalance['epochs']} epoch{'s' if profile.imbalance['epochs'] != 1 else ''}, {splits.image_size} px, StyleCNN width {profile.imbalance['width']},
+{sum(len(r) for r in comparison.runs.values())} runs in {comparison_seconds:.0f} s. I call a difference real only
+when its 95% paired-bootstrap interval (over test images and seeds) excludes zero.
 {"**In the `smoke` profile these numbers mean nothing** (a few images per style, one epoch)." if profile.name == "smoke" else ""}
 
 - **Plain cross-entropy** (`none`): {pct(none['accuracy']['mean'])} accuracy,
   {pct(none['balanced_accuracy']['mean'])} balanced accuracy, {pct(none['macro_f1']['mean'])} macro-F1 on test;
-  its recall is {pct(mean_recall('none', large))} on the {third} largest styles and
-  {pct(mean_recall('none', small))} on the {third} smallest.
+  its recall is {tail_pct('none', 'recall_largest')} on the {tail_size} largest styles and
+  {tail_pct('none')} on the {tail_size} smallest.
 - **Balanced accuracy**: raised by {listed(raises['balanced_accuracy'])}.
   **Macro-F1**: raised by {listed(raises['macro_f1'])}. **Accuracy** lowered by {listed(lowers_accuracy)}.
-- **Against the colour-statistics baseline** ({pct(colour['balanced_accuracy'])} test balanced accuracy, a
-  logistic regression on colour statistics): the 95% interval lies above it for {listed(above_colour)} and below
-  it for {listed(below_colour)}; the rest cannot be told apart from it. A small CNN trained this briefly
-  {"does not clearly beat colour statistics with any method" if not above_colour else "beats colour statistics with every method" if len(above_colour) == len(comparison.methods) else "clearly beats colour statistics only with " + listed(above_colour)}.
-- **The best method on validation** is `{best}` for balanced accuracy and `{best_macro}` for macro-F1. On
+- **The method I chose on validation** is `{best}` for balanced accuracy (`{best_macro}` for macro-F1). On
   test, `{best}` has {pct(summary[best]['balanced_accuracy']['mean'])} balanced accuracy
   (95% interval {pct(summary[best]['balanced_accuracy']['low'])} to {pct(summary[best]['balanced_accuracy']['high'])}).
-- The three weight formulas of the original report are one loss (shown above), so they are one row,
+  {test_words}
+- **The smallest styles**: {tail_summary}
+- **Against the colour-statistics baseline** (a logistic regression on colour statistics, paired bootstrap over
+  the same test images): {' '.join(colour_lines)} {colour_overall}
+- The three inverse-frequency weight formulas are one loss (shown above), so they are one row,
   `class_weights`.
 - The smallest styles have few test images, so their recalls move in large steps; the intervals above
   include that uncertainty, which is why some differences that look large are not called real.
@@ -307,19 +365,18 @@ values["search"] = {
     "best_validation_balanced_accuracy": study.best_value,
     "retrained_validation": {k: v for k, v in search_validation.items() if k != "per_class_recall"},
     "retrained_test": {k: v for k, v in search_test.items() if k != "per_class_recall"},
-    "importances": study_result.importances, "seconds": search_seconds,
+    "importances": study_result.importances, "importances_backed_by_completed_trials": search_counts.get("COMPLETE", 0),
+    "importances_ranked": bool(study_result.importances)
+    and search_counts.get("COMPLETE", 0) >= part1_imbalance.MIN_TRIALS_TO_RANK,
+    "seconds": search_seconds,
     "headline": (f"a {len(study.trials)}-trial validation search: best trial {pct(study.best_value)} validation, "
                  f"{pct(search_test['balanced_accuracy'])} test balanced accuracy (retrained, scored once)")}
 results.save(NOTEBOOK, paths, profile, values, headline=headline, seeds=profile.seeds)
 shown_params = ", ".join(f"{name} = {value:.2g}" if isinstance(value, float) else
                          f"{name} = `{value}`" if isinstance(value, str) else f"{name} = {value}"
                          for name, value in best_params.items())
-if study_result.importances:
-    top_param, top_share = next(iter(study_result.importances.items()))
-    importance_words = (f"The parameter that mattered most among the completed trials was `{top_param}` "
-                        f"({pct(top_share, 0)} of the importance).")
-else:
-    importance_words = f"Parameter importances were not computed: {study_result.importances_note}."
+importance_words = part1_imbalance.importance_words(study_result.importances, study_result.importances_note,
+                                                    search_counts)
 results.show(f"""
 **What the search found** ({results.which_data(paths)}, profile `{profile.name}`): {len(study.trials)} trials of
 {search_settings['epochs']} epochs in {search_seconds:.0f} s, {search_counts.get('COMPLETE', 0)} completed and
@@ -346,11 +403,11 @@ higher='above', lower='not above')} the upper end of plain cross-entropy's 95% i
 # Pick a model, image size, learning rate, batch size, number of epochs, imbalance
 # method and seed, and press **Train**: the loss curve is redrawn after each epoch and
 # the **validation** scores appear next to the baselines. Values the panel cannot use
-# (a learning rate ≤ 0, a batch size larger than the training set) are refused with a
+# (a learning rate that is not positive, a batch size larger than the training set) are refused with a
 # message. Run from top to bottom without a person, the cell below trains once with
 # the defaults (the method chosen on validation above).
 
-# %%
+# %% tags=["remove-cell"]
 from IPython.display import display
 
 panel = widgets.training_panel(splits, part1_imbalance.base_spec(profile, DEVICE).replace(imbalance=best),
@@ -361,7 +418,7 @@ panel.train()
 # %%
 widgets.static_copy(panel)
 
-# %%
+# %% tags=["remove-cell"]
 # NBVAL_CHECK_OUTPUT
 print("the panel trained:", panel.last_result is not None and panel.last_error is None)
 print("epochs trained as set in the panel:", len(panel.last_result.history.records) == panel.epochs.value)

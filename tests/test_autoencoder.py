@@ -193,3 +193,57 @@ def test_notebook_01s_stylecnn_is_found_for_its_profile_or_the_notebook_says_to_
                                image_size=32, classes=splits.classes)
     with pytest.raises(PrerequisiteError, match="image_size 32"):
         part2_autoencoder.load_style_cnn(splits, demo, paths)
+
+
+# --------------------------------------------------------------------------- had training levelled off?
+
+
+def test_convergence_still_improving_when_the_last_epochs_still_gain():
+    from wikiart_core.parts import part2_autoencoder
+
+    # The demo run's curve: best at the last epoch, the last 2 of 5 epochs add 1.41 of 2.57 dB.
+    result = part2_autoencoder.training_convergence([21.40, 22.48, 22.56, 23.62, 23.97])
+    assert result["state"] == "still improving"
+    assert (result["epochs"], result["best_epoch"], result["tail_epochs"]) == (5, 5, 2)
+    assert result["first"] == 21.40 and result["best"] == result["last"] == 23.97
+    assert result["tail_gain"] == pytest.approx(1.41) and result["total_gain"] == pytest.approx(2.57)
+    assert result["tail_share"] == pytest.approx(1.41 / 2.57)
+    words = part2_autoencoder.convergence_words(result)
+    assert words.startswith("validation PSNR went 21.40 dB (epoch 1) → 23.97 dB (best and last, epoch 5)")
+    assert "the last 2 of 5 epochs added +1.41 dB, 55% of the +2.57 dB" in words
+    assert words.endswith("was still improving when training stopped; more epochs would likely raise it")
+
+
+def test_convergence_levelled_off_when_the_tail_adds_little_or_the_best_came_earlier():
+    from wikiart_core.parts import part2_autoencoder
+
+    # A saturating curve: the last 2 of 8 epochs add 0.05 of 4.05 dB.
+    flat = part2_autoencoder.training_convergence([20.0, 22.0, 23.0, 23.5, 23.8, 24.0, 24.03, 24.05])
+    assert flat["state"] == "levelled off" and flat["tail_epochs"] == 2
+    assert flat["tail_share"] == pytest.approx(0.05 / 4.05)
+    assert part2_autoencoder.convergence_words(flat).endswith("the autoencoder had levelled off")
+    # The best epoch before the tail: levelled off (or worse), whatever the tail did.
+    peaked = part2_autoencoder.training_convergence([20.0, 25.0, 21.0, 22.0, 23.0])
+    assert peaked["state"] == "levelled off" and peaked["best_epoch"] == 2
+    assert "→ 25.00 dB (best, epoch 2) → 23.00 dB (last, epoch 5)" in part2_autoencoder.convergence_words(peaked)
+    # No gain since the first epoch.
+    worse = part2_autoencoder.training_convergence([22.0, 21.0, 21.5])
+    assert worse["state"] == "levelled off" and worse["tail_share"] is None
+    assert "no better than the first" in part2_autoencoder.convergence_words(worse)
+    # A stricter share turns the demo curve into "levelled off".
+    strict = part2_autoencoder.training_convergence([21.40, 22.48, 22.56, 23.62, 23.97], levelled_share=0.6)
+    assert strict["state"] == "levelled off"
+
+
+def test_convergence_of_one_epoch_and_bad_input():
+    from wikiart_core.parts import part2_autoencoder
+
+    one = part2_autoencoder.training_convergence([19.5])
+    assert one["state"] == "one epoch" and one["tail_share"] is None
+    assert "cannot tell" in part2_autoencoder.convergence_words(one)
+    with pytest.raises(ValueError, match="finite"):
+        part2_autoencoder.training_convergence([])
+    with pytest.raises(ValueError, match="finite"):
+        part2_autoencoder.training_convergence([20.0, float("nan")])
+    with pytest.raises(ValueError, match="tail_fraction"):
+        part2_autoencoder.training_convergence([20.0, 21.0], tail_fraction=1.0)

@@ -298,3 +298,110 @@ def test_cluster_command_writes_metrics_and_figures(tiny_root, tmp_path):
     assert code == 0
     metrics = json.loads((tmp_path / "s" / "metrics.json").read_text())
     assert metrics["k"] == 5 and metrics["feature_dims"] == style_cnn.embedding_dim
+
+
+# --------------------------------------------------------------------------- KMeans seeds, intervals, pooling
+
+
+def test_cluster_metrics_over_several_kmeans_seeds_averages_them():
+    features, labels = blobs(n_per_blob=15, n_blobs=3)
+    noise = np.random.default_rng(2).normal(size=features.shape)
+    one = part2_autoencoder.cluster_metrics(noise, labels, seed=3)
+    assert one["kmeans_seeds"] == 1 and "assignments_by_seed" not in one  # the command line's JSON stays plain
+    several = part2_autoencoder.cluster_metrics(noise, labels, seed=3, kmeans_seeds=4)
+    assert several["assignments_by_seed"].shape == (4, len(labels))
+    np.testing.assert_array_equal(several["assignments"], one["assignments"])  # first seed = the single run
+    each = [part2_autoencoder.cluster_metrics(noise, labels, seed=3 + offset)["nmi"] for offset in range(4)]
+    assert several["nmi"] == pytest.approx(np.mean(each))
+    assert "assignments" not in part2_autoencoder.scores_only(several)
+    assert "assignments_by_seed" not in part2_autoencoder.scores_only(several)
+    with pytest.raises(ValueError, match="kmeans_seeds"):
+        part2_autoencoder.cluster_metrics(noise, labels, kmeans_seeds=0)
+
+
+def test_resampled_scores_equal_scikit_learn_on_the_drawn_items():
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5, 40)
+    assignments = np.stack([rng.integers(0, 4, 40), np.where(rng.random(40) < 0.8, labels, 0)])
+    weights = rng.integers(0, 3, size=(5, 40)).astype(float)
+    weights[0] = 1.0
+    scores = part2_autoencoder.resampled_cluster_scores(labels, assignments, weights)
+    assert scores["nmi"].shape == scores["ari"].shape == (5, 2)
+    for b in range(5):
+        drawn = np.repeat(np.arange(40), weights[b].astype(int))
+        for s in range(2):
+            assert scores["nmi"][b, s] == pytest.approx(normalized_mutual_info_score(labels[drawn], assignments[s][drawn]))
+            assert scores["ari"][b, s] == pytest.approx(adjusted_rand_score(labels[drawn], assignments[s][drawn]))
+    # scikit-learn's limit cases: one class and one cluster is a perfect match; all split is none.
+    assert part2_autoencoder.resampled_cluster_scores([0, 0, 0], [1, 1, 1], np.ones(3))["nmi"][0, 0] == 1.0
+    split = part2_autoencoder.resampled_cluster_scores([0, 0, 0, 0], [0, 1, 2, 3], np.ones(4))
+    assert split["nmi"][0, 0] == 0.0 and split["ari"][0, 0] == 0.0
+    with pytest.raises(ValueError, match="weights"):
+        part2_autoencoder.resampled_cluster_scores(labels, assignments, np.ones(39))
+
+
+def test_bootstrap_tells_a_real_difference_from_none():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(6), 40)
+    good = np.stack([np.where(rng.random(len(labels)) < 0.8, labels, rng.integers(0, 6, len(labels)))
+                     for _ in range(3)])
+    noise_a, noise_b = (rng.integers(0, 6, (3, len(labels))) for _ in range(2))
+    result = part2_autoencoder.bootstrap_clusterings(
+        labels, {"good": good, "noise a": noise_a, "noise b": noise_b},
+        compare=[("good", "noise a"), ("noise a", "good"), ("noise a", "noise b")], n_resamples=500, seed=1)
+    assert result["n_seeds"] == 3 and result["n_images"] == len(labels) and result["n_resamples"] == 500
+    for name, values in (("good", good), ("noise a", noise_a)):
+        interval = result["intervals"][name]["nmi"]
+        full = part2_autoencoder.resampled_cluster_scores(labels, values, np.ones(len(labels)))["nmi"].mean()
+        assert interval["mean"] == pytest.approx(full)
+        assert interval["low"] < interval["mean"] < interval["high"]  # centred on the score (see the docstring)
+    differences = result["differences"]
+    assert differences["good - noise a"]["nmi"]["verdict"] == "better"
+    assert differences["noise a - good"]["ari"]["verdict"] == "worse"
+    assert differences["noise a - noise b"]["nmi"]["verdict"] == "no clear difference"
+    assert differences["good - noise a"]["nmi"]["difference"] == pytest.approx(
+        result["intervals"]["good"]["nmi"]["mean"] - result["intervals"]["noise a"]["nmi"]["mean"])
+    # Same seed, same resamples.
+    again = part2_autoencoder.bootstrap_clusterings(labels, {"good": good, "noise a": noise_a, "noise b": noise_b},
+                                                    compare=[("good", "noise a")], n_resamples=500, seed=1)
+    assert again["intervals"]["good"] == result["intervals"]["good"]
+    words = part2_autoencoder.difference_words(differences["good - noise a"]["nmi"], "good", "noise a")
+    assert words.startswith("good clusters closer to the styles than noise a (NMI ")
+    assert "95% interval" in words
+    assert part2_autoencoder.difference_words(differences["noise a - noise b"]["nmi"], "a", "b").startswith(
+        "no clear difference between a and b")
+    table = part2_autoencoder.metrics_table({"good": dict.fromkeys(part2_autoencoder.METRIC_NAMES, 0.5)},
+                                            result["intervals"])
+    assert "nmi interval" in table and "ari interval" in table and " to " in table.splitlines()[-1]
+    with pytest.raises(ValueError, match="same number of KMeans seeds"):
+        part2_autoencoder.bootstrap_clusterings(labels, {"a": good, "b": good[:2]})
+    with pytest.raises(ValueError, match="not in assignments"):
+        part2_autoencoder.bootstrap_clusterings(labels, {"a": good}, compare=[("a", "b")])
+    with pytest.raises(ValueError, match="metric"):
+        part2_autoencoder.bootstrap_clusterings(labels, {"a": good}, metrics=("purity",))
+
+
+def test_pooled_latent_keeps_per_channel_statistics_and_drops_the_layout(tiny_test):
+    latent = torch.arange(2 * 3 * 2 * 2, dtype=torch.float32).reshape(2, 3, 2, 2)
+    pooled = part2_autoencoder.latent_statistics(latent)
+    assert pooled.shape == (2, 6)
+    torch.testing.assert_close(pooled[:, :3], latent.mean(dim=(2, 3)))
+    torch.testing.assert_close(pooled[:, 3:], latent.flatten(2).std(dim=2, unbiased=False))
+    # Moving things around the grid changes the flattened latent, not the pooled one.
+    moved = latent.flip(-1).roll(1, dims=-2)
+    assert not torch.equal(moved.flatten(1), latent.flatten(1))
+    torch.testing.assert_close(part2_autoencoder.latent_statistics(moved), pooled)
+    with pytest.raises(ValueError, match="latent"):
+        part2_autoencoder.latent_statistics(latent.flatten(1))
+
+    torch.manual_seed(0)
+    model = models.ConvAutoencoder(image_size=16, base_channels=4, depth=2, latent_channels=3).eval()
+    wrapped = part2_autoencoder.PooledLatent(model)
+    assert not wrapped.training
+    features, labels = part2_autoencoder.extract(wrapped, tiny_test, batch_size=5)
+    assert features.shape == (len(tiny_test), 6) and not model.training  # the autoencoder's mode is kept
+    flat, _ = part2_autoencoder.extract(model, tiny_test)
+    grid = torch.from_numpy(flat).reshape(len(tiny_test), 3, 4, 4)
+    np.testing.assert_allclose(features, part2_autoencoder.latent_statistics(grid).numpy(), atol=1e-5)

@@ -24,6 +24,16 @@ SETTINGS = dict(steps=4, rank=4, batch_size=2, lr=1e-2, checkpoint_every=10, see
 QUIET = dict(progress=False, log=lambda _line: None)
 
 
+@pytest.fixture(autouse=True)
+def python_handles_ctrl_c():
+    """Each test starts with Python's own SIGINT handler, as a terminal or a kernel gives
+    it: in a long pytest session an earlier test (or a library it loaded) can leave SIGINT
+    ignored, and an ignored SIGINT stays ignored by design (``train._InterruptLatch``)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 @pytest.fixture(scope="module")
 def train_set(folders):
     return WikiArtDataset(folders / "train", image_size=RESOLUTION, progress=False)

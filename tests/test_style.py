@@ -211,6 +211,66 @@ def test_judging_scores_every_method_on_every_test_image(splits):
     assert "unrelated image" in table and "colour transfer" in table
 
 
+def test_output_distances_by_hand():
+    """Two images, three target styles of constant grey: the RGB distances are the grey steps."""
+    greys = torch.tensor([0.2, 0.4, 0.8])
+    outputs = greys.view(1, 3, 1, 1, 1).expand(2, 3, 3, 8, 8).clone()
+    own = torch.full((2, 3, 8, 8), 0.4)
+    own_target = torch.tensor([[False, True, False], [False, False, False]])  # image 0's own style is target 1
+    distances = part3_generator.output_distances(outputs, own, inputs=torch.rand(2, 3, 8, 8), own_target=own_target)
+    pairs = np.mean([0.2, 0.6, 0.4])  # |0.2-0.4|, |0.2-0.8|, |0.4-0.8|
+    assert np.allclose(distances["between_targets"]["rgb"], pairs)
+    assert np.allclose(distances["between_targets"]["luminance"], pairs, atol=1e-5)  # grey: luminance = value
+    assert np.allclose(distances["between_targets"]["detail"], 0, atol=1e-6)  # flat pictures have no detail
+    # Image 0 leaves out its own style (distance 0): mean of 0.2 and 0.4; image 1 averages all three.
+    assert np.allclose(distances["from_own"]["rgb"], [0.3, 0.2])
+    assert np.allclose(distances["detail_kept"], 0, atol=1e-5)  # flat outputs of textured inputs
+    assert set(part3_generator.output_distances(outputs)) == {"between_targets"}
+    with pytest.raises(ValueError, match="two target styles"):
+        part3_generator.output_distances(outputs[:, :1])
+
+
+def test_fine_detail_is_zero_on_flat_pictures_and_keeps_texture():
+    flat = torch.full((1, 3, 16, 16), 0.5)
+    assert torch.allclose(part3_generator.fine_detail(flat), torch.zeros(1, 1, 16, 16), atol=1e-6)
+    stripes = torch.zeros(1, 3, 16, 16)
+    stripes[..., ::2] = 1.0
+    assert part3_generator.fine_detail(stripes).abs().mean() > 0.2
+    kept = part3_generator.output_distances(torch.stack([stripes, stripes], 1), inputs=stripes)["detail_kept"]
+    assert np.allclose(kept, 1.0)
+
+
+def test_style_spread_measures_each_method_on_the_same_images(splits):
+    torch.manual_seed(0)
+    generator = models.StyleConditionedAutoencoder(n_styles=27, image_size=16, base_channels=4, depth=1,
+                                                   embedding_dim=4, conditioning="cin")
+    randomise_style_maps(generator)
+    colours = part3_generator.colour_targets(splits.train)
+    methods = part3_generator.painters({"cin": generator}, models.ConvAutoencoder(16, 4, 1, 3), colours,
+                                       device="cpu")
+    methods = {name: methods[name] for name in ("cin", "colour transfer", "plain autoencoder")}
+    styles = sorted({int(t) for t in splits.train.targets})[:3]
+    indices = list(range(min(5, len(splits.test))))
+    spread = part3_generator.style_spread(methods, splits.test, indices, styles, batch_size=2)
+    assert spread["indices"] == indices and spread["target_styles"] == styles
+    for name in methods:
+        for measure in ("between_targets", "from_own"):
+            assert all(values.shape == (len(indices),) for values in spread["methods"][name][measure].values())
+    # The plain autoencoder ignores the style: its outputs do not move; the others' do.
+    assert np.allclose(spread["methods"]["plain autoencoder"]["between_targets"]["rgb"], 0, atol=1e-6)
+    assert (spread["methods"]["cin"]["between_targets"]["rgb"] > 0).all()
+    assert (spread["between_images"]["rgb"] > 0).all()
+    summary = part3_generator.summarise_spread(spread, n_resamples=100)
+    difference = summary["cin_minus_colour_transfer"]["rgb"]
+    cin, colour = (summary["methods"][name]["between_targets"]["rgb"]["mean"] for name in ("cin", "colour transfer"))
+    assert difference["mean"] == pytest.approx(cin - colour)
+    assert summary["n_images"] == len(indices) and summary["target_styles"] == styles
+    table = part3_generator.spread_table(summary)
+    assert table.count("\n") == 2 + len(methods) and "two different test images" in table
+    with pytest.raises(ValueError, match="two images"):
+        part3_generator.style_spread(methods, splits.test, indices[:1], styles)
+
+
 def test_content_scores_are_perfect_for_the_input_itself():
     images = torch.rand(3, 3, 32, 32)
     scores = style.content_scores(images, images)

@@ -338,7 +338,7 @@ def confusion_matrix_figure(y_true: Sequence[int], y_pred: Sequence[int], classe
     Returns a matplotlib Figure (built by ``plots._figure``, no pyplot state)."""
     from . import plots
 
-    size = 0.32 * len(classes) + 2.5
+    size = 0.26 * len(classes) + 2.5
     figure = plots._figure(size + 1.0, size)
     axes = figure.add_subplot()
     labels = [style.replace("_", " ") for style in classes]
@@ -346,11 +346,11 @@ def confusion_matrix_figure(y_true: Sequence[int], y_pred: Sequence[int], classe
         np.asarray(y_true), np.asarray(y_pred), labels=list(range(len(classes))), display_labels=labels,
         normalize=normalize, include_values=len(classes) <= 12, ax=axes, colorbar=True, cmap="Blues",
         xticks_rotation="vertical", values_format=".2f")
-    # Figures are drawn at 72 dpi (plots.DPI): a point is a pixel, so style names need
-    # 10 pt to be read in the saved notebook and the report; a row is 0.32 in = 23 px.
-    axes.tick_params(labelsize=10)
-    axes.set_xlabel("predicted style", fontsize=11)
-    axes.set_ylabel("true style", fontsize=11)
+    # At plots.DPI (100) a row is 0.26 in = 26 px, room for 9 pt style names; the figure
+    # then fits a notebook column without being shrunk below the 8 pt plots checks.
+    axes.tick_params(labelsize=9)
+    axes.set_xlabel("predicted style", fontsize=10)
+    axes.set_ylabel("true style", fontsize=10)
     if title:
-        axes.set_title(title, fontsize=12)
+        axes.set_title(title, fontsize=10)
     return figure

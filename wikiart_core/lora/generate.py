@@ -207,7 +207,9 @@ def style_grid_figure(grid: StyleGrid, tile_px: int = 96, title: str | None = No
     blocks = [("base model", grid.base)] + ([(f"with LoRA (scale {grid.lora_scale:g})", grid.lora)]
                                             if grid.lora is not None else [])
     n_styles, n_seeds = grid.base.shape[:2]
-    gap, label_px, header_px = 4, 150, 22 + (14 if title else 0)
+    # Room for the longest style name at 8 pt (about 7 px a character at plots.DPI = 100).
+    label_px = max(80, 7 * max((len(style_words(style)) for style in grid.styles), default=0) + 12)
+    gap, header_px = 4, 22 + (14 if title else 0)
     block_w = n_seeds * (tile_px + gap)
     width = label_px + len(blocks) * (block_w + 3 * gap)
     height = header_px + n_styles * (tile_px + gap)
@@ -268,5 +270,6 @@ def loss_figure(losses: Sequence[float], title: str = "LoRA training loss", wind
     axes.set_xlabel("optimiser step")
     axes.set_ylabel("noise-prediction MSE")
     axes.set_title(title)
-    axes.legend(loc="upper right", fontsize=8)
+    # Beside the axes: inside, the legend would cover the noisy per-step line.
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     return figure

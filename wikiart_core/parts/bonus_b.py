@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -85,28 +85,131 @@ def judge_grid(classifier, grid, classes: Sequence[str], image_size: int, device
 
     Returns:
         {"base": hit-rate dict, "lora": hit-rate dict (see ``judge.style_hit_rate``),
-        "comparison": ``stats.paired_bootstrap`` of the LoRA's hit rate minus the base
-        model's (resampling prompts x seeds; the same images for both), "words"}.
+        "intervals": {"base", "lora"}: ``stats.bootstrap_interval`` of each hit rate
+        (resampling the paintings), "comparison": ``stats.paired_bootstrap`` of the LoRA's
+        hit rate minus the base model's (resampling prompts x seeds; the same images for
+        both), "same_style": how many (prompt, seed) pairs the judge gave one style for
+        both models, "distinct_styles": {"base", "lora"}: how many different styles the
+        judge named for each model's paintings, "words": :func:`hit_rate_words`}.
     """
     from wikiart_core import stats
     from wikiart_core.lora import judge
 
     scores = {name: judge.style_hit_rate(classifier, images, grid.styles, classes, image_size, device=device)
               for name, images in (("base", grid.base), ("lora", grid.lora))}
-    comparison = stats.paired_bootstrap(np.asarray(scores["lora"]["prompted_labels"]),
-                                        np.asarray(scores["lora"]["predicted_labels"]),
-                                        np.asarray(scores["base"]["predicted_labels"]), metric="accuracy", seed=seed)
-    return {**scores, "comparison": comparison, "words": hit_rate_words(comparison)}
+    prompted = np.asarray(scores["lora"]["prompted_labels"])
+    predicted = {name: np.asarray(scores[name]["predicted_labels"]) for name in ("base", "lora")}
+    intervals = {name: stats.bootstrap_interval(prompted, predicted[name], metric="accuracy", seed=seed)
+                 for name in ("base", "lora")}
+    comparison = stats.paired_bootstrap(prompted, predicted["lora"], predicted["base"], metric="accuracy", seed=seed)
+    return {**scores, "intervals": intervals, "comparison": comparison,
+            "same_style": int((predicted["lora"] == predicted["base"]).sum()),
+            "distinct_styles": {name: int(len(np.unique(labels))) for name, labels in predicted.items()},
+            "words": hit_rate_words(comparison)}
 
 
-def judge_test_scores(classifier, test_set, device="auto") -> dict:
-    """How good a judge ``classifier`` is: {"accuracy", "balanced_accuracy"} (fractions)
-    on the real images of ``test_set``; hit rates are bounded by them."""
-    from wikiart_core import evaluate
+def judge_test_scores(classifier, splits, device="auto", seed: int = 0) -> dict:
+    """How good a judge ``classifier`` is on the test images of ``splits`` (the dataset's
+    own paintings, never generated ones), beside the classification baselines.
 
+    Measuring only: nothing is chosen on the test split.
+
+    Returns:
+        {"accuracy", "balanced_accuracy" (fractions), "intervals": {metric:
+        ``stats.bootstrap_interval``} for both, "baselines": {"majority" (with its
+        "style"), "stratified", "colour_statistics"}: each {"accuracy",
+        "balanced_accuracy"} on the same test images (``tasks.classification_baselines``),
+        "vs_colour_statistics": ``stats.paired_bootstrap`` of the judge's balanced
+        accuracy minus the colour baseline's, "n_images"}.
+    """
+    from wikiart_core import evaluate, stats, tasks
+
+    test_set = splits.test
     predictions = evaluate.predict(classifier, test_set, device=device)
     metrics = evaluate.classification_metrics(predictions.y_true, predictions.y_pred, test_set.classes)
-    return {"accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"]}
+    intervals = {metric: stats.bootstrap_interval(predictions.y_true, predictions.y_pred, metric, seed=seed)
+                 for metric in ("accuracy", "balanced_accuracy")}
+    tables = tasks.classification_baselines(splits)["test"]
+    baselines = {name: {key: table[key] for key in ("style", "accuracy", "balanced_accuracy") if key in table}
+                 for name, table in tables.items()}
+    versus_colour = stats.paired_bootstrap(predictions.y_true, predictions.y_pred,
+                                           tasks.colour_baseline_test_predictions(splits), metric="balanced_accuracy",
+                                           seed=seed)
+    return {"accuracy": metrics["accuracy"], "balanced_accuracy": metrics["balanced_accuracy"],
+            "intervals": intervals, "baselines": baselines, "vs_colour_statistics": versus_colour,
+            "n_images": int(len(predictions.y_true))}
+
+
+def relation_words(interval: dict, reference: float) -> str:
+    """Where a 95% interval ({"low", "high"}, fractions) lies against ``reference``:
+    "above" (all of it higher), "below" (all lower) or "not distinguishable from"."""
+    if interval["low"] > reference:
+        return "above"
+    if interval["high"] < reference:
+        return "below"
+    return "not distinguishable from"
+
+
+def _interval_pct(interval: dict) -> str:
+    level = f"{100 * interval.get('confidence', 0.95):g}%"
+    return f"{level} interval {results.pct(interval['low'])} to {results.pct(interval['high'])}"
+
+
+def judge_is_informative(judge: dict) -> bool:
+    """True when the judge's test balanced accuracy is clearly (its interval's low end)
+    above that of a guess that ignores the image (the stratified baseline: 1 / styles).
+    The grid prompts every style equally often, so balanced accuracy is the score that
+    carries over to it."""
+    return judge["intervals"]["balanced_accuracy"]["low"] > judge["baselines"]["stratified"]["balanced_accuracy"]
+
+
+def judge_words(judge: dict) -> str:
+    """Markdown: the judge's own test scores with intervals, against the baselines, and
+    what that allows the hit rates to say (``judge``: :func:`judge_test_scores`)."""
+    from wikiart_core import stats
+
+    pct = results.pct
+    balanced, accuracy = judge["intervals"]["balanced_accuracy"], judge["intervals"]["accuracy"]
+    guess = judge["baselines"]["stratified"]["balanced_accuracy"]
+    majority = judge["baselines"]["majority"]
+    colour = judge["baselines"].get("colour_statistics")
+    text = (f"On the {judge['n_images']} test images the judge's balanced accuracy is "
+            f"{pct(judge['balanced_accuracy'])} ({_interval_pct(balanced)}), {relation_words(balanced, guess)} the "
+            f"{pct(guess)} of any guess that ignores the image; its accuracy, {pct(judge['accuracy'])} "
+            f"({_interval_pct(accuracy)}), is "
+            f"{relation_words(accuracy, majority['accuracy'])} the {pct(majority['accuracy'])} of always answering "
+            f"{majority.get('style', 'the largest style').replace('_', ' ')}")
+    if colour is not None and "vs_colour_statistics" in judge:
+        text += (f"; against the colour-statistics baseline ({pct(colour['balanced_accuracy'])} balanced): "
+                 f"{stats.verdict_words(judge['vs_colour_statistics'], 'the judge', 'colour statistics')}")
+    if not judge_is_informative(judge):
+        return text + (". **The judge does not tell the styles apart on the dataset's own paintings better than a "
+                       "guess, so the hit rates below say nothing about the paintings' styles.**")
+    return text + "."
+
+
+def hit_rates_words(verdict: dict) -> str:
+    """Markdown: both hit rates with intervals against chance, the LoRA-minus-base
+    comparison, and how alike the judge's answers for the two models were
+    (``verdict``: :func:`judge_grid`). Chance, 1 / styles, is the expected hit rate of
+    any judge that ignores the image, since every style is prompted equally often."""
+    pct = results.pct
+    chance, n = verdict["lora"]["chance"], verdict["lora"]["n_images"]
+    base, lora = verdict["intervals"]["base"], verdict["intervals"]["lora"]
+    text = (f"the judge saw the prompted style in {pct(verdict['lora']['hit_rate'])} of the LoRA's {n} paintings "
+            f"({_interval_pct(lora)}) and in {pct(verdict['base']['hit_rate'])} of the base model's "
+            f"({_interval_pct(base)}). "
+            f"Chance, the hit rate of any judge that ignores the image (every style is prompted equally often), is "
+            f"{pct(chance)}: the LoRA's rate is {relation_words(lora, chance)} chance, the base model's "
+            f"{relation_words(base, chance)} it. Paired over the same prompts and seeds, {verdict['words']}. The judge "
+            f"named the same style for both models in {verdict['same_style']} of the {n} pairs")
+    distinct = verdict.get("distinct_styles", {})
+    single = [name for name in ("base", "lora") if distinct.get(name) == 1]
+    if single:
+        who = " and ".join({"base": "the base model's", "lora": "the LoRA's"}[name] for name in single)
+        text += (f"; for {who} paintings it named a single style every time, and a judge that always names one "
+                 f"style hits exactly chance here")
+    return text + "."
 
 
 def loss_summary(losses: Sequence[float]) -> dict:
@@ -119,15 +222,58 @@ def loss_summary(losses: Sequence[float]) -> dict:
 
 
 def hit_rate_words(comparison: dict) -> str:
-    """One sentence for the paired bootstrap of (LoRA hit rate - base hit rate)."""
-    points = lambda value: f"{100 * value:.1f}"  # noqa: E731 - a local formatter
+    """One sentence for the paired bootstrap of (LoRA hit rate - base hit rate); the
+    interval is always of that signed difference, in percentage points."""
+    points = lambda value: f"{round(100 * value, 1) + 0.0:.1f}"  # noqa: E731 - a local formatter, never "-0.0"
     level = f"{100 * comparison['confidence']:g}%"
-    interval = f"{level} interval {points(comparison['low'])} to {points(comparison['high'])} points"
+    interval = (f"LoRA minus base model: {level} interval {points(comparison['low'])} to "
+                f"{points(comparison['high'])} points")
     if comparison["verdict"] == "better":
         return f"the LoRA raises the style hit rate by {points(comparison['difference'])} points ({interval})"
     if comparison["verdict"] == "worse":
         return f"the LoRA lowers the style hit rate by {points(-comparison['difference'])} points ({interval})"
     return f"no clear difference in style hit rate between the LoRA and the base model ({interval})"
+
+
+def balanced_draws_words(folder_counts: Mapping[str, int], lora_counts: Mapping[str, int], data_words: str,
+                         images_per_style: int | None) -> str:
+    """Markdown: what drawing batches in proportion to the images would give, on the real
+    WikiArt split (``wikiart_facts``) and on the data of this run, and what the balanced
+    draws give instead.
+
+    Args:
+        folder_counts: {style: images} of the training folder in use
+            (``data.folder_counts(paths.train, classes)``).
+        lora_counts: {style: images} the LoRA trains on (``CaptionedImages.class_counts()``).
+        data_words: which data this is (``results.which_data(paths)``).
+        images_per_style: the profile's cap on the LoRA's images per style (None: none).
+    """
+    from wikiart_core import wikiart_facts as facts
+
+    pct, words = results.pct, facts.style_words
+
+    def extremes(counts):
+        present = {style: count for style, count in counts.items() if count > 0}
+        return max(present, key=present.get), min(present, key=present.get), sum(present.values()), len(present)
+
+    here_large, here_small, here_total, _ = extremes(folder_counts)
+    lora_large, lora_small, lora_total, lora_styles = extremes(lora_counts)
+    real = facts.TRAIN_COUNTS
+    cap = f"at most {images_per_style} per style" if images_per_style else "every training image"
+    if lora_counts[lora_large] == lora_counts[lora_small]:
+        inside = f"{lora_counts[lora_large]:,} of every style, so the cap already makes the styles the same size there"
+    else:
+        inside = (f"{lora_counts[lora_large]:,} of {words(lora_large)} and {lora_counts[lora_small]:,} of "
+                  f"{words(lora_small)}, still {lora_counts[lora_large] / lora_counts[lora_small]:.1f} times more")
+    return (f"**Balanced draws, in numbers.** Drawn in proportion to the images, a batch follows the image counts. "
+            f"On the real WikiArt split (its train folders, from `wikiart_facts`), {words(facts.LARGEST_STYLE)} has "
+            f"{real[facts.LARGEST_STYLE]:,} of the {facts.TRAIN_IMAGES:,} train images "
+            f"({pct(real[facts.LARGEST_STYLE] / facts.TRAIN_IMAGES)}) and {words(facts.SMALLEST_STYLE)} "
+            f"{real[facts.SMALLEST_STYLE]:,}. In the training folder of the data this run uses, {data_words}, "
+            f"{words(here_large)} has {folder_counts[here_large]:,} of {here_total:,} "
+            f"({pct(folder_counts[here_large] / here_total)}) and {words(here_small)} {folder_counts[here_small]:,}. "
+            f"The LoRA of this run trains on {lora_total:,} of them ({cap}): {inside}. With balanced "
+            f"draws each of the {lora_styles} styles fills {pct(1 / lora_styles)} of the draws, whatever its count.")
 
 
 def memory_words(peak_memory_bytes: int | None) -> str:

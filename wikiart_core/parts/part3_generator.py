@@ -10,7 +10,10 @@ The steps, each a function the notebook and the command line call in this order:
     train_classifier(...)    another StyleCNN (other seed and width): the independent judge
     judge_methods(...)       every method on the whole test split, mismatched and matched pairs
     summarise(...)           hit rates and content scores with bootstrap intervals
+    style_spread(...)        how much the target style changes the output (pixel distances)
+    summarise_spread(...)    the same with bootstrap intervals, cin against colour transfer
     verdict(...)             the rules the conclusions follow from
+    impression_lines(...)    the measured impressions, one sentence per number
     save_generators(...)     generator.pt (cin) and generator_concat.pt, for ``paint``
 """
 from __future__ import annotations
@@ -392,6 +395,173 @@ def results_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- how much the style matters
+
+# The views of a picture the spread is measured on: "rgb" (every colour), "luminance"
+# (blurred brightness: layout and shading, no colour) and "detail" (brightness minus its
+# blur: the fine texture a blur removes).
+SPREAD_VIEWS = ("rgb", "luminance", "detail")
+# The methods whose outputs depend on the target style (the plain autoencoder's do not).
+SPREAD_METHODS = ("cin", "concat", "colour transfer")
+
+
+def fine_detail(images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, S, S) RGB in [0, 1] -> (B, 1, S, S): luminance minus
+    :func:`~wikiart_core.style.low_pass_luminance`, the fine texture a blur removes
+    (values in [-1, 1], mean about 0)."""
+    weights = torch.tensor([0.299, 0.587, 0.114], dtype=images.dtype, device=images.device)
+    luminance = torch.einsum("c,bchw->bhw", weights, images)[:, None]
+    return luminance - style.low_pass_luminance(images)
+
+
+def _views(images: torch.Tensor) -> dict[str, torch.Tensor]:
+    images = images.float()
+    return {"rgb": images, "luminance": style.low_pass_luminance(images), "detail": fine_detail(images)}
+
+
+def _mean_absolute(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """(B,) mean absolute difference over every axis but the first."""
+    return (a - b).abs().flatten(1).mean(dim=1)
+
+
+def output_distances(outputs: torch.Tensor, own: torch.Tensor | None = None, inputs: torch.Tensor | None = None,
+                     own_target: torch.Tensor | None = None) -> dict:
+    """How far apart one method's outputs of the same images are, per image.
+
+    outputs: (N, T, 3, S, S) in [0, 1], image n painted in each of T >= 2 target styles.
+    own: (N, 3, S, S), image n under its own style (None: no "from_own").
+    inputs: (N, 3, S, S), the images themselves (None: no "detail_kept").
+    own_target: (N, T) bool, True where target t is image n's own style; those pairs
+        are left out of "from_own" (nan for an image whose every target is its own).
+
+    Returns, each an (N,) float64 array, distances in the units of the view
+    (mean absolute difference of values in [0, 1]; see :data:`SPREAD_VIEWS`):
+    {"between_targets": {view: mean over the T(T-1)/2 pairs of target styles},
+     "from_own": {view: mean over targets of the distance to the own-style output},
+     "detail_kept": mean over targets of mean |detail(output)| / mean |detail(input)|}."""
+    n, count = outputs.shape[:2]
+    if count < 2:
+        raise ValueError(f"output_distances needs at least two target styles, got {count}")
+    per_target = [_views(outputs[:, t]) for t in range(count)]
+    pairs = [(i, j) for i in range(count) for j in range(i + 1, count)]
+    result = {"between_targets": {
+        view: torch.stack([_mean_absolute(per_target[i][view], per_target[j][view]) for i, j in pairs], 1)
+        .mean(dim=1).double().numpy() for view in SPREAD_VIEWS}}
+    if own is not None:
+        own_views = _views(own)
+        keep = (torch.ones((n, count), dtype=torch.bool) if own_target is None
+                else ~torch.as_tensor(own_target, dtype=torch.bool).cpu())
+        result["from_own"] = {}
+        for view in SPREAD_VIEWS:
+            distances = torch.stack([_mean_absolute(per_target[t][view], own_views[view]) for t in range(count)], 1)
+            kept = keep.to(distances.device)
+            total = (distances * kept).sum(dim=1).double()
+            result["from_own"][view] = (total / kept.sum(dim=1).double()).cpu().numpy()  # 0/0: nan
+    if inputs is not None:
+        reference = fine_detail(inputs.float()).abs().flatten(1).mean(dim=1).clamp_min(1e-8)
+        amplitude = torch.stack([per_target[t]["detail"].abs().flatten(1).mean(dim=1) for t in range(count)], 1)
+        result["detail_kept"] = (amplitude.mean(dim=1) / reference).double().cpu().numpy()
+    return result
+
+
+@torch.no_grad()
+def style_spread(methods: dict[str, Callable], dataset, indices: Sequence[int], target_styles: Sequence[int], *,
+                 batch_size: int = 64, device: str | torch.device = "cpu") -> dict:
+    """How much the target style changes each method's output, on the images of
+    ``dataset`` at ``indices`` (at least two), each painted in every one of
+    ``target_styles`` (at least two) and in its own style.
+
+    methods: name -> paint(images (B, 3, S, S) in [0, 1], styles (B,)) -> (B, 3, S, S)
+        (e.g. :func:`spread_painters`, on ``device``: "auto", "cpu", "cuda", ...).
+
+    Returns {"methods": {name: :func:`output_distances` (N,) arrays},
+    "between_images": {view: (N,)}: image n against the next image of ``indices``
+    (cyclically), the distance of two different pictures, for scale;
+    "indices": [N], "target_styles": [T]}."""
+    from wikiart_core.device import pick_device
+
+    device = pick_device(device)
+    indices = [int(i) for i in indices]
+    targets = [int(t) for t in target_styles]
+    if len(indices) < 2:
+        raise ValueError("style_spread needs at least two images (the scale compares two of them)")
+    partners = indices[1:] + indices[:1]
+    parts = {name: [] for name in methods}
+    scale = []
+    for start in range(0, len(indices), batch_size):
+        chunk = indices[start:start + batch_size]
+        images, labels = dataset.get_batch(chunk)
+        images = images.float().div(255.0).to(device)
+        labels = torch.as_tensor(labels, dtype=torch.long).to(device)
+        others = dataset.get_batch(partners[start:start + batch_size])[0].float().div(255.0).to(device)
+        scale.append({view: _mean_absolute(a, b).double().cpu().numpy()
+                      for (view, a), b in zip(_views(images).items(), _views(others).values())})
+        own_target = torch.stack([labels == t for t in targets], dim=1).cpu()
+        for name, paint in methods.items():
+            painted = torch.stack([paint(images, torch.full_like(labels, t)).float().clamp(0, 1)
+                                   for t in targets], dim=1).cpu()
+            own = paint(images, labels).float().clamp(0, 1).cpu()
+            parts[name].append(output_distances(painted, own, images.cpu(), own_target))
+
+    def joined(pieces):
+        if isinstance(pieces[0], dict):
+            return {key: joined([piece[key] for piece in pieces]) for key in pieces[0]}
+        return np.concatenate(pieces)
+
+    return {"methods": {name: joined(pieces) for name, pieces in parts.items()}, "between_images": joined(scale),
+            "indices": indices, "target_styles": targets}
+
+
+def spread_painters(run: "Part3Run", device: str | torch.device = "cpu") -> dict[str, Callable]:
+    """The painters of :data:`SPREAD_METHODS` for :func:`style_spread`, from a
+    :func:`run_all` result (its generators are moved to ``device``)."""
+    methods = painters(run.generators, run.autoencoder.model, run.colours, device=device)
+    return {name: methods[name] for name in SPREAD_METHODS if name in methods}
+
+
+def summarise_spread(spread: dict, n_resamples: int = 2000, seed: int = 0) -> dict:
+    """:func:`style_spread` as means with 95% bootstrap intervals over the images.
+
+    Returns {"methods": {name: {"between_targets": {view: interval}, "from_own": {view:
+    interval}, "detail_kept": interval}}, "between_images": {view: interval},
+    "cin_minus_colour_transfer": {view: interval of the per-image difference of
+    "between_targets"} (when both were measured), "n_images", "target_styles"}.
+    Intervals are :func:`~wikiart_core.stats.mean_interval` dicts (nan images left out)."""
+    def interval(values):
+        values = np.asarray(values, dtype=np.float64)
+        return stats.mean_interval(values[np.isfinite(values)], n_resamples, seed)
+
+    def summarised(tree):
+        return {key: summarised(value) for key, value in tree.items()} if isinstance(tree, dict) else interval(tree)
+
+    result = {"methods": summarised(spread["methods"]), "between_images": summarised(spread["between_images"]),
+              "n_images": len(spread["indices"]), "target_styles": list(spread["target_styles"])}
+    methods = spread["methods"]
+    if "cin" in methods and "colour transfer" in methods:
+        cin, colour = methods["cin"]["between_targets"], methods["colour transfer"]["between_targets"]
+        result["cin_minus_colour_transfer"] = {view: interval(cin[view] - colour[view]) for view in SPREAD_VIEWS}
+    return result
+
+
+def spread_table(spread_summary: dict) -> str:
+    """A Markdown table of :func:`summarise_spread`: one row per method, then the
+    distance of two different test images for scale."""
+    def cell(interval, digits=3):
+        return f"{interval['mean']:.{digits}f} [{interval['low']:.{digits}f}, {interval['high']:.{digits}f}]"
+
+    lines = ["| method | between two target styles, RGB | target style vs own style, RGB | "
+             "between two target styles, blurred luminance | between two target styles, fine detail | "
+             "fine detail kept (share of the input's) |", "|---|---|---|---|---|---|"]
+    for name, measured in spread_summary["methods"].items():
+        between, own = measured["between_targets"], measured["from_own"]
+        lines.append(f"| {name} | {cell(between['rgb'])} | {cell(own['rgb'])} | {cell(between['luminance'])} | "
+                     f"{cell(between['detail'])} | {cell(measured['detail_kept'], 2)} |")
+    scale = spread_summary["between_images"]
+    lines.append(f"| two different test images (for scale) | {cell(scale['rgb'])} | — | {cell(scale['luminance'])} | "
+                 f"{cell(scale['detail'])} | — |")
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The rules Part 3's conclusions follow from (the notebook turns them into words).
@@ -400,6 +570,9 @@ class Verdict:
     beats: baseline -> cin's paired bootstrap against it says "better".
     keeps_content: cin keeps more low-pass SSIM than the unrelated-image floor (its
         per-image difference's interval lies above 0).
+    varies_with_style: cin's outputs of one image differ between target styles (mean
+        absolute RGB difference, :func:`summarise_spread`) more than colour transfer's:
+        the interval of the per-image difference lies above 0. False when not measured.
     failed: the criteria above that are not met, in words (empty: all met).
     own_style_easier: cin's own-style hit rate is clearly above the judge's accuracy
         on the real test images (its interval's low end is higher).
@@ -407,7 +580,13 @@ class Verdict:
     noise_like: cin keeps no more mean SSIM than an unrelated image of the target style.
     ignores_style: cin does not beat the plain autoencoder (which ignores the style).
     tint_like: cin does not beat colour transfer (a tint).
-    real_style_change: none of noise_like, ignores_style, tint_like.
+    near_identical: not varies_with_style: next to a tint, cin's outputs of one image
+        look nearly the same whatever the target style.
+    detail_varies: cin's fine detail (texture) differs between target styles more than
+        colour transfer's (interval of the difference above 0); None when not measured.
+    loses_detail: cin's outputs keep clearly less fine detail than their inputs (the
+        interval of "detail_kept" lies below 1); None when not measured.
+    real_style_change: none of noise_like, ignores_style, tint_like, near_identical.
     photo_layout_survives: the painted photograph keeps more mean SSIM than the floor
         (None when no photograph was painted).
     """
@@ -415,42 +594,181 @@ class Verdict:
     above_chance: bool
     beats: dict
     keeps_content: bool
+    varies_with_style: bool
     failed: list
     own_style_easier: bool
     blurrier: bool
     noise_like: bool
     ignores_style: bool
     tint_like: bool
+    near_identical: bool
     real_style_change: bool
+    detail_varies: bool | None = None
+    loses_detail: bool | None = None
     photo_layout_survives: bool | None = None
 
     @property
     def criteria(self) -> dict:
-        """{"above_chance", "beats", "keeps_content"}: what results.json records."""
-        return {"above_chance": self.above_chance, "beats": self.beats, "keeps_content": self.keeps_content}
+        """{"above_chance", "beats", "keeps_content", "varies_with_style"}: what results.json records."""
+        return {"above_chance": self.above_chance, "beats": self.beats, "keeps_content": self.keeps_content,
+                "varies_with_style": self.varies_with_style}
 
 
-def verdict(summary: dict, judge_accuracy: float, photo_ssim: float | None = None) -> Verdict:
+VARIES_CRITERION = "outputs that differ between target styles more than colour transfer's"
+
+
+def verdict(summary: dict, judge_accuracy: float, photo_ssim: float | None = None,
+            spread: dict | None = None) -> Verdict:
     """The :class:`Verdict` of a :func:`summarise` summary. ``judge_accuracy``: the judge's
     accuracy (a fraction) on the unchanged test images; ``photo_ssim``: the mean low-pass
-    SSIM of a photograph painted in the target styles to itself, if one was painted."""
+    SSIM of a photograph painted in the target styles to itself, if one was painted;
+    ``spread``: :func:`summarise_spread` of cin and colour transfer on the test images
+    (None: not measured, and the criterion "varies with the style" is not met)."""
     hit, content = summary["hit_rate"]["cin"], summary["content"]
     floor = content["unrelated image"]["ssim"]
     above_chance = hit["low"] > summary["chance"]
     beats = {name: result["verdict"] == "better" for name, result in summary["cin_vs"].items()}
     keeps_content = summary["content_vs_floor"]["cin"]["ssim"]["low"] > 0
+    difference = (spread or {}).get("cin_minus_colour_transfer")
+    varies_with_style = bool(difference is not None and difference["rgb"]["low"] > 0)
     failed = ([] if above_chance else ["above chance"]) + [f"above {name}" for name, ok in beats.items() if not ok]
     if not keeps_content:
         failed.append("content kept better than the unrelated-image floor")
+    if not varies_with_style:
+        failed.append(VARIES_CRITERION + ("" if difference is not None else " (not measured)"))
     noise_like = content["cin"]["ssim"]["mean"] <= floor["mean"]
     ignores_style = not beats.get("plain autoencoder", False)
     tint_like = not beats.get("colour transfer", False)
-    return Verdict(above_chance=above_chance, beats=beats, keeps_content=keeps_content, failed=failed,
+    cin_spread = (spread or {}).get("methods", {}).get("cin")
+    return Verdict(above_chance=above_chance, beats=beats, keeps_content=keeps_content,
+                   varies_with_style=varies_with_style, failed=failed,
                    own_style_easier=summary["matched_hit_rate"]["cin"]["low"] > judge_accuracy,
                    blurrier=content["cin"]["ssim"]["high"] < content["plain autoencoder"]["ssim"]["low"],
                    noise_like=noise_like, ignores_style=ignores_style, tint_like=tint_like,
-                   real_style_change=not (noise_like or ignores_style or tint_like),
+                   near_identical=not varies_with_style,
+                   real_style_change=not (noise_like or ignores_style or tint_like or not varies_with_style),
+                   detail_varies=None if difference is None else bool(difference["detail"]["low"] > 0),
+                   loses_detail=None if cin_spread is None else bool(cin_spread["detail_kept"]["high"] < 1),
                    photo_layout_survives=None if photo_ssim is None else photo_ssim > floor["mean"])
+
+
+def _interval_words(interval: dict, higher: str, lower: str, same: str) -> str:
+    """``higher`` when the interval lies above 0, ``lower`` below 0, else ``same``."""
+    return higher if interval["low"] > 0 else lower if interval["high"] < 0 else same
+
+
+def _difference(interval: dict, digits: int = 3) -> str:
+    return (f"difference {interval['mean']:+.{digits}f}, 95% interval {interval['low']:+.{digits}f} to "
+            f"{interval['high']:+.{digits}f}")
+
+
+def verdict_words(judged: Verdict) -> str:
+    """The verdict sentence of the notebook, from :func:`verdict` (Markdown)."""
+    if not judged.failed:
+        return ("the `cin` generator meets every criterion of this part: it paints the target style more often "
+                "than chance, the plain autoencoder, colour transfer and the concat variant, its outputs of one "
+                "image differ between target styles more than colour transfer's do, and it keeps the content.")
+    return "the `cin` generator does **not** meet every criterion; it fails: " + "; ".join(judged.failed) + "."
+
+
+def impression_lines(summary: dict, spread: dict, judged: Verdict, *, photo: dict | None = None,
+                     grid_spread: dict | None = None) -> list[str]:
+    """What the pictures show, in Markdown bullets that each state the numbers they rest on.
+
+    summary: :func:`summarise`; spread: :func:`summarise_spread` on the test images (cin
+    and colour transfer at least); judged: :func:`verdict` of both.
+    photo: {"ssim": mean low-pass SSIM of the painted photograph to itself,
+        "between_targets": its mean RGB distance between target styles,
+        "n_styles": how many target styles it was painted in}, or None.
+    grid_spread: :func:`summarise_spread` of the grid's rows, or None."""
+    content, hit = summary["content"], summary["hit_rate"]
+    cin, colour = spread["methods"]["cin"], spread["methods"]["colour transfer"]
+    difference = spread["cin_minus_colour_transfer"]
+    lines = []
+
+    # Blur: structure kept (SSIM against the plain autoencoder) and fine detail kept.
+    ssim_cin, ssim_plain = content["cin"]["ssim"]["mean"], content["plain autoencoder"]["ssim"]["mean"]
+    kept, kept_colour = cin["detail_kept"]["mean"], colour["detail_kept"]["mean"]
+    structure = ("keep less of their input's blurred structure than the plain autoencoder's reconstructions "
+                 f"(low-pass SSIM {ssim_cin:.3f} against {ssim_plain:.3f}, intervals apart)" if judged.blurrier else
+                 "do not keep clearly less of their input's blurred structure than the plain autoencoder's "
+                 f"reconstructions (low-pass SSIM {ssim_cin:.3f} against {ssim_plain:.3f})")
+    detail = (f"and keep {100 * kept:.0f}% of the input's fine detail (brightness minus its blur; colour transfer "
+              f"keeps {100 * kept_colour:.0f}%)")
+    blurred = (": they are **blurred**." if judged.loses_detail else
+               ": by this measure they are not blurred.")
+    lines.append(f"- The `cin` outputs {structure}, {detail}{blurred}")
+
+    # Diversity across target styles.
+    between, between_colour = cin["between_targets"]["rgb"]["mean"], colour["between_targets"]["rgb"]["mean"]
+    scale = spread["between_images"]["rgb"]["mean"]
+    measured = (f"two target styles' outputs of the same test image differ by {between:.3f} on average "
+                f"(mean absolute difference of RGB values in [0, 1], over {spread['n_images']} test images and "
+                f"every pair of the {len(spread['target_styles'])} target styles)")
+    if judged.near_identical:
+        than = _interval_words(difference["rgb"], "more than", "less than", "no more than")
+        lines.append(f"- **Nearly the same whatever the target style.** For `cin`, {measured}, {than} colour "
+                     f"transfer's tints differ ({between_colour:.3f}; {_difference(difference['rgb'])}). "
+                     f"For scale, two different test images differ by {scale:.3f}.")
+    else:
+        lines.append(f"- **The outputs change with the target style, more than a tint does.** For `cin`, {measured}, "
+                     f"against {between_colour:.3f} for colour transfer ({_difference(difference['rgb'])}). "
+                     f"For scale, two different test images differ by {scale:.3f}.")
+    own, own_colour = cin["from_own"]["rgb"]["mean"], colour["from_own"]["rgb"]["mean"]
+    lines.append(f"- A target-style `cin` output differs from the same image's own-style output by {own:.3f} "
+                 f"({own_colour:.3f} for colour transfer).")
+    texture, texture_colour = cin["between_targets"]["detail"]["mean"], colour["between_targets"]["detail"]["mean"]
+    than = _interval_words(difference["detail"], "more than", "less than", "about as much as")
+    texture_end = (": the target style changes the fine detail too, not only the colours." if judged.detail_varies else
+                   ": the target style does not change the texture more than a tint does.")
+    lines.append(f"- On fine detail alone (the texture a blur removes), two target styles' `cin` outputs differ by "
+                 f"{texture:.4f}, {than} colour transfer's ({texture_colour:.4f}; "
+                 f"{_difference(difference['detail'], 4)}){texture_end}")
+    if grid_spread is not None:
+        rows = grid_spread["n_images"]
+        lines.append(f"- In the grid's {rows} rows, two target styles' outputs differ by "
+                     f"{grid_spread['methods']['cin']['between_targets']['rgb']['mean']:.3f} for `cin` and "
+                     f"{grid_spread['methods']['colour transfer']['between_targets']['rgb']['mean']:.3f} for colour "
+                     f"transfer.")
+
+    # The photograph.
+    floor = content["unrelated image"]["ssim"]["mean"]
+    if photo is not None:
+        survives = ("more than an unrelated image does: part of its layout survives" if judged.photo_layout_survives
+                    else "no more than an unrelated image does: little of its layout survives")
+        lines.append(f"- The photograph, painted in the {photo['n_styles']} target styles, keeps low-pass SSIM "
+                     f"{photo['ssim']:.3f} to itself on average (test images: {ssim_cin:.3f}; an unrelated image: "
+                     f"{floor:.3f}), {survives}; its versions differ from each other by "
+                     f"{photo['between_targets']:.3f} (test images: {between:.3f}).")
+
+    # What the judge's hit rates say.
+    if judged.noise_like:
+        lines.append(f"- The `cin` outputs keep no more of their input's structure than an unrelated image of the "
+                     f"target style (low-pass SSIM {ssim_cin:.3f} against {floor:.3f}): at this budget they are "
+                     f"not repainted images.")
+    rate = {name: f"{100 * value['mean']:.1f}%" for name, value in hit.items()}
+    if judged.ignores_style:
+        lines.append(f"- The judge sees the target style in `cin` outputs {rate['cin']} of the time, not clearly more "
+                     f"often than in the plain autoencoder's ({rate['plain autoencoder']}), which ignore the style: "
+                     f"the style input **does not matter enough** yet.")
+    if judged.tint_like and not judged.ignores_style:
+        lines.append(f"- `cin`'s hit rate ({rate['cin']}) is not clearly above colour transfer's "
+                     f"({rate['colour transfer']}): by the judge, it does no more than **a tint**.")
+    if judged.real_style_change:
+        texture_words = (", fine detail included" if judged.detail_varies else
+                         ", though its fine detail changes no more than a tint's")
+        lines.append(f"- The judge sees the target style in `cin` outputs more often than in a tint of the same image "
+                     f"({rate['cin']} against {rate['colour transfer']}), and the outputs change with the target "
+                     f"style more than a tint does{texture_words}: a crude but real style-conditioned generator "
+                     f"on this data.")
+    concat = summary["cin_vs"].get("concat")
+    if concat is not None and "concat" in rate:
+        words = {"better": "more often than", "worse": "less often than",
+                 "no clear difference": "about as often as"}[concat["verdict"]]
+        pays = "pays" if concat["verdict"] == "better" else "does not clearly pay"
+        lines.append(f"- The `cin` generator hits the target style {words} the `concat` one ({rate['cin']} against "
+                     f"{rate['concat']}): conditioning every normalisation layer {pays} here.")
+    return lines
 
 
 # --------------------------------------------------------------------------- the whole part
@@ -570,7 +888,8 @@ def example_grid_images(run: Part3Run, dataset, rows: int = 4, device: str = "cp
     by the cin generator and by colour transfer.
 
     Returns {"originals": (R, 3, S, S), "own": (R, 3, S, S), "painted": {name: (R, T, 3, S, S)},
-    "row_styles": [R], "target_styles": [T]}, floats in [0, 1]."""
+    "row_styles": [R], "target_styles": [T], "indices": [R] (the rows' indices in ``dataset``)},
+    floats in [0, 1]."""
     from wikiart_core.parts import part2_autoencoder
 
     # Styles with training images (their colour targets are defined).
@@ -593,4 +912,4 @@ def example_grid_images(run: Part3Run, dataset, rows: int = 4, device: str = "cp
                                                                        run.colours[1][styles]))
     return {"originals": floats.numpy(), "own": own.numpy(),
             "painted": {name: torch.stack(values, dim=1).numpy() for name, values in painted.items()},
-            "row_styles": labels.tolist(), "target_styles": targets}
+            "row_styles": labels.tolist(), "target_styles": targets, "indices": [int(i) for i in picked]}
