@@ -40,13 +40,13 @@ CHROMIUM ?= /usr/bin/chromium
 browser-deps: setup
 	test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet "playwright>=1.40"
 
 # The report's PDF is printed by Chromium; a machine where it cannot be installed still gets the HTML report.
 chromium:
 	@test -x $(CHROMIUM) || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 		$$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
 		|| echo "could not install chromium: the report will have no PDF"
-	$(PY) -c "import playwright" 2>/dev/null || $(PY) -m pip install --quiet "playwright>=1.40"
 
 test-browser: browser-deps
 	$(PY) -m wikiart_core prepare --quiet
