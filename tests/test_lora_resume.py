@@ -27,8 +27,9 @@ QUIET = dict(progress=False, log=lambda _line: None)
 @pytest.fixture(autouse=True)
 def python_handles_ctrl_c():
     """Each test starts with Python's own SIGINT handler, as a terminal or a kernel gives
-    it: in a long pytest session an earlier test (or a library it loaded) can leave SIGINT
-    ignored, and an ignored SIGINT stays ignored by design (``train._InterruptLatch``)."""
+    it. pytest started in the background by a non-interactive shell (``make test &``, a CI
+    runner's script) inherits SIGINT ignored, Python then installs no handler, and an ignored
+    SIGINT stays ignored by design (``train._InterruptLatch``)."""
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     yield
     signal.signal(signal.SIGINT, previous)
