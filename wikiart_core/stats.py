@@ -311,8 +311,8 @@ def mean_interval(values, n_resamples: int = 2000, seed: int = 0, confidence: fl
 # --------------------------------------------------------------------------- words
 
 
-def _points(fraction: float) -> str:
-    """A fraction as percentage points with one decimal, never "-0.0"."""
+def points(fraction: float) -> str:
+    """A fraction as percentage points with one decimal, never "-0.0": 0.0412 -> "4.1"."""
     return f"{round(100.0 * fraction, 1) + 0.0:.1f}"
 
 
@@ -326,11 +326,11 @@ def verdict_words(result: Mapping, name_a: str, name_b: str) -> str:
     level = f"{100.0 * result.get('confidence', 0.95):g}%"
     difference, low, high = result["difference"], result["low"], result["high"]
     if result["verdict"] == "better":
-        return (f"{name_a} raises {metric} over {name_b} by {_points(difference)} points "
-                f"({level} interval {_points(low)} to {_points(high)})")
+        return (f"{name_a} raises {metric} over {name_b} by {points(difference)} points "
+                f"({level} interval {points(low)} to {points(high)})")
     if result["verdict"] == "worse":
         # Said as a drop, so the interval is of the drop too (positive numbers).
-        return (f"{name_a} lowers {metric} below {name_b} by {_points(-difference)} points "
-                f"({level} interval {_points(-high)} to {_points(-low)})")
+        return (f"{name_a} lowers {metric} below {name_b} by {points(-difference)} points "
+                f"({level} interval {points(-high)} to {points(-low)})")
     return (f"no clear difference in {metric} between {name_a} and {name_b} "
-            f"({level} interval {_points(low)} to {_points(high)} points)")
+            f"({level} interval {points(low)} to {points(high)} points)")

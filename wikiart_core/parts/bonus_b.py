@@ -13,7 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from wikiart_core import results
+from wikiart_core import results, stats
 
 NOTEBOOK = "05_bonusB"
 # Styles shown in the before/after grid when present: common and rare, flat and textured.
@@ -224,7 +224,7 @@ def loss_summary(losses: Sequence[float]) -> dict:
 def hit_rate_words(comparison: dict) -> str:
     """One sentence for the paired bootstrap of (LoRA hit rate - base hit rate); the
     interval is always of that signed difference, in percentage points."""
-    points = lambda value: f"{round(100 * value, 1) + 0.0:.1f}"  # noqa: E731 - a local formatter, never "-0.0"
+    points = stats.points
     level = f"{100 * comparison['confidence']:g}%"
     interval = (f"LoRA minus base model: {level} interval {points(comparison['low'])} to "
                 f"{points(comparison['high'])} points")

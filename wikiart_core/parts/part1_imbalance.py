@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from wikiart_core import experiment, imbalance, stats, tasks
+from wikiart_core import experiment, imbalance, results, stats, tasks
 from wikiart_core.experiment import RunSpec
 
 
@@ -275,10 +275,6 @@ def compare(methods: Sequence[str], seeds: Sequence[int], splits, base_spec, *, 
 MIN_TRIALS_TO_RANK = 20
 
 
-def _pct(value: float, digits: int = 1) -> str:
-    return f"{100 * value:.{digits}f}%"
-
-
 def _code(name: str) -> str:
     return f"`{name}`"
 
@@ -333,13 +329,13 @@ def validation_test_words(check: Mapping) -> str:
     chosen, top = check["chosen"], check["test_best"]
     validation, test = check["validation_mean"], check["test_mean"]
     if not check["disagree"]:
-        return (f"Validation chose {_code(chosen)} ({_pct(validation[chosen])} mean validation {metric}), and it "
-                f"also has the highest mean test {metric} of the {len(test)} methods ({_pct(test[chosen])}).")
+        return (f"Validation chose {_code(chosen)} ({results.pct(validation[chosen])} mean validation {metric}), and it "
+                f"also has the highest mean test {metric} of the {len(test)} methods ({results.pct(test[chosen])}).")
     words = stats.verdict_words(check["difference"], _code(top), _code(chosen))
     verdict = check["difference"]["verdict"]
-    text = (f"Validation chose {_code(chosen)} ({_pct(validation[chosen])} mean validation {metric}, against "
-            f"{_pct(validation[top])} for {_code(top)}), but on test {_code(top)} scores higher: "
-            f"{_pct(test[top])} against {_pct(test[chosen])}. ")
+    text = (f"Validation chose {_code(chosen)} ({results.pct(validation[chosen])} mean validation {metric}, against "
+            f"{results.pct(validation[top])} for {_code(top)}), but on test {_code(top)} scores higher: "
+            f"{results.pct(test[top])} against {results.pct(test[chosen])}. ")
     if verdict == "better":
         text += (f"The paired bootstrap says this is more than noise: {words}. On this test split the "
                  f"validation choice was not the best method.")
@@ -373,14 +369,14 @@ def tail_words(tail: Mapping, seeds: int) -> str:
         return f"None of the {size} smallest styles has test images, so their recall cannot be measured."
     own = recall[reference]
     text = (f"On the {size} smallest styles (fewest training images), {_code(reference)} finds "
-            f"{_pct(own['mean'])} of the test images on average (95% interval {_pct(own['low'])} to "
-            f"{_pct(own['high'])}); ")
+            f"{results.pct(own['mean'])} of the test images on average (95% interval {results.pct(own['low'])} to "
+            f"{results.pct(own['high'])}); ")
     best = tail["best"]
     if best == reference:
         text += "no method is higher there. "
     else:
         words = stats.verdict_words(_as_quantity(tail["best_vs_reference"], quantity), _code(best), _code(reference))
-        text += f"{_code(best)} is highest there with {_pct(recall[best]['mean'])}: {words}. "
+        text += f"{_code(best)} is highest there with {results.pct(recall[best]['mean'])}: {words}. "
     zero = tail["zero_recall"][reference]
     if not zero:
         text += (f"{_code(reference)} gets at least one test image right in each of the {tail['n_scored']} styles "
@@ -427,16 +423,16 @@ def colour_words(check: Mapping, role: str = "") -> str:
     subject = f"{name}," if role else name
     score, colour = check["score"], check["colour"]
     inside = (f"{'inside' if check['inside'] else 'outside'} its 95% interval "
-              f"({_pct(score['low'])} to {_pct(score['high'])})")
+              f"({results.pct(score['low'])} to {results.pct(score['high'])})")
     words = stats.verdict_words(check["paired"], _code(check["method"]), "colour statistics")
     if check["verdict"] == "better":
-        return (f"{subject[0].upper() + subject[1:]} beats colour statistics alone: {_pct(score['mean'])} test {metric} "
-                f"against {_pct(colour)}, which lies {inside}; {words}.")
+        return (f"{subject[0].upper() + subject[1:]} beats colour statistics alone: {results.pct(score['mean'])} test {metric} "
+                f"against {results.pct(colour)}, which lies {inside}; {words}.")
     if check["verdict"] == "worse":
-        return (f"Colour statistics alone score higher than {name}: {_pct(colour)} test {metric} against "
-                f"{_pct(score['mean'])}; {words}.")
-    return (f"Colour statistics alone match {name}: their {_pct(colour)} test {metric} lies {inside} around "
-            f"{_pct(score['mean'])}, and the paired bootstrap finds {words}.")
+        return (f"Colour statistics alone score higher than {name}: {results.pct(colour)} test {metric} against "
+                f"{results.pct(score['mean'])}; {words}.")
+    return (f"Colour statistics alone match {name}: their {results.pct(colour)} test {metric} lies {inside} around "
+            f"{results.pct(score['mean'])}, and the paired bootstrap finds {words}.")
 
 
 def importance_words(importances: Mapping[str, float] | None, note: str, counts: Mapping[str, int],
@@ -460,7 +456,7 @@ def importance_words(importances: Mapping[str, float] | None, note: str, counts:
         return (f"The importance plot rests on {backing}: too few to rank parameters (I would want at least "
                 f"{min_trials}), so I read nothing into which bar is longest.")
     top, share = max(importances.items(), key=lambda item: item[1])
-    return (f"Over {backing}, Optuna's importance estimate puts {_code(top)} first ({_pct(share, 0)} of the "
+    return (f"Over {backing}, Optuna's importance estimate puts {_code(top)} first ({results.pct(share, 0)} of the "
             f"importance); this is an estimate from one study, not a measured effect of the parameter.")
 
 
